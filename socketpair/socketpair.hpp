@@ -1,0 +1,18 @@
+// Copyright the socketpair authors. SPDX-License-Identifier: MIT
+//
+// The whole library in one include. Each header below holds one idea:
+//
+//   result.hpp       sockpair::result<T>: a value or a std::error_code
+//   error.hpp        sockpair::errc: errors the library detects itself
+//   unique_fd.hpp    sockpair::unique_fd: owns one descriptor
+//   tags.hpp         stream, dgram, seqpacket, rdm, raw; unix_domain, tipc_domain; pairable
+//   socket.hpp       sockpair::socket<Type, Domain>: one end
+//   socket_pair.hpp  sockpair::socket_pair<Type, Domain>: create a connected pair
+#pragma once
+
+#include <socketpair/error.hpp>
+#include <socketpair/result.hpp>
+#include <socketpair/socket.hpp>
+#include <socketpair/socket_pair.hpp>
+#include <socketpair/tags.hpp>
+#include <socketpair/unique_fd.hpp>

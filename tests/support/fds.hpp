@@ -1,0 +1,43 @@
+// Test support: what the kernel says about this process's descriptors.
+#pragma once
+
+#include <dirent.h>
+#include <fcntl.h>
+
+#include <cstdlib>
+#include <set>
+#include <string>
+
+namespace sockpair::testing {
+
+/// The descriptors open in this process, from /proc/self/fd (without the one used to list).
+inline std::set<int> open_fds() {
+  std::set<int> fds;
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (dir == nullptr) {
+    std::abort();  // no /proc: these tests cannot say anything
+  }
+  const int own = ::dirfd(dir);
+  while (const dirent* entry = ::readdir(dir)) {
+    if (entry->d_name[0] == '.') {
+      continue;
+    }
+    const int fd = std::atoi(entry->d_name);
+    if (fd != own) {
+      fds.insert(fd);
+    }
+  }
+  ::closedir(dir);
+  return fds;
+}
+
+/// True when `fd` is an open descriptor in this process.
+inline bool is_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
+
+/// True when FD_CLOEXEC is set on `fd`.
+inline bool has_cloexec(int fd) { return (::fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0; }
+
+/// True when O_NONBLOCK is set on `fd`.
+inline bool is_nonblocking(int fd) { return (::fcntl(fd, F_GETFL) & O_NONBLOCK) != 0; }
+
+}  // namespace sockpair::testing
