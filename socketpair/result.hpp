@@ -30,8 +30,7 @@ namespace sockpair::detail {
 }
 }  // namespace sockpair::detail
 
-#define BOOST_OUTCOME_THROW_EXCEPTION(expr) \
-  ::sockpair::detail::abort_on_bad_result_access(#expr)
+#define BOOST_OUTCOME_THROW_EXCEPTION(expr) ::sockpair::detail::abort_on_bad_result_access(#expr)
 #endif
 
 #include <boost/outcome/std_result.hpp>

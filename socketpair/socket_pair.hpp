@@ -69,8 +69,7 @@ class socket_pair {
       if (options.close_on_exec && ::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
         return last_errno_code();  // `pair` closes both ends
       }
-      if (options.nonblocking &&
-          ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) {
+      if (options.nonblocking && ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK) != 0) {
         return last_errno_code();
       }
     }

@@ -6,7 +6,7 @@
 //   error.hpp        sockpair::errc: errors the library detects itself
 //   unique_fd.hpp    sockpair::unique_fd: owns one descriptor
 //   tags.hpp         stream, dgram, seqpacket, rdm, raw; unix_domain, tipc_domain; pairable
-//   socket.hpp       sockpair::socket<Type, Domain>: one end
+//   socket.hpp       sockpair::socket<Type, Domain>: one end and its I/O
 //   socket_pair.hpp  sockpair::socket_pair<Type, Domain>: create a connected pair
 #pragma once
 

@@ -50,8 +50,7 @@ struct raw {
 /// One of the socket type tags above.
 template <class T>
 concept socket_type = std::same_as<T, stream> || std::same_as<T, dgram> ||
-                      std::same_as<T, seqpacket> || std::same_as<T, rdm> ||
-                      std::same_as<T, raw>;
+    std::same_as<T, seqpacket> || std::same_as<T, rdm> || std::same_as<T, raw>;
 
 /// A socket type that keeps message boundaries (everything but `stream`).
 template <class T>
@@ -90,8 +89,7 @@ concept socket_domain = std::same_as<D, unix_domain> || std::same_as<D, tipc_dom
 
 /// True when socketpair(2) can make a pair of `Type` sockets in `Domain`.
 template <class Domain, class Type>
-concept pairable = socket_domain<Domain> && socket_type<Type> &&
-                   Domain::template pairs_with<Type>;
+concept pairable = socket_domain<Domain> && socket_type<Type> && Domain::template pairs_with<Type>;
 
 namespace detail {
 

@@ -189,9 +189,9 @@ TEST(SocketPair, EmfileWithNoFreeSlotIsReportedToo) {
     if (pair) {
       return "create() succeeded with a full table";
     }
-    return pair.error() == std::errc::too_many_files_open ? "ok"
-                                                          : "wrong error: " +
-                                                                pair.error().message();
+    return pair.error() == std::errc::too_many_files_open
+               ? "ok"
+               : "wrong error: " + pair.error().message();
   });
   EXPECT_EQ(outcome, "ok");
 }
@@ -203,7 +203,7 @@ TEST(SocketPair, MovedFromEndsAreEmptyAndNothingIsClosedTwice) {
   const int second = pair.value().second.native_handle();
 
   auto moved = std::move(pair).value();
-  EXPECT_FALSE(pair.value().first);  // NOLINT(bugprone-use-after-move)
+  EXPECT_FALSE(pair.value().first);   // NOLINT(bugprone-use-after-move)
   EXPECT_FALSE(pair.value().second);  // NOLINT(bugprone-use-after-move)
 
   auto end = std::move(moved.first);

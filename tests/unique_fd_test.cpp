@@ -138,9 +138,7 @@ TEST(UniqueFd, MovedFromOwnerNeverClosesTheNumberAgain) {
   // moved-from owner closed `raw` a second time, it would close this unrelated descriptor.
   const int raw = fresh_fd();
   unique_fd moved_from(raw);
-  {
-    const unique_fd owner(std::move(moved_from));
-  }
+  { const unique_fd owner(std::move(moved_from)); }
   const int reused = fresh_fd();
   ASSERT_EQ(reused, raw) << "the kernel gives out the lowest free number";
   moved_from.reset();  // NOLINT(bugprone-use-after-move)
