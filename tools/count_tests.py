@@ -62,7 +62,8 @@ def main():
         passed, failed, skipped = passed + p, failed + f, skipped + s
     # Targets that never ran (failed to build) have no test summary.
     failed += len(aborted - set(statuses))
-    print(f"tests: {passed} passed, {failed} failed, {skipped} skipped")
+    # Bazel may leave a colour-reset sequence without a newline: start on a fresh line.
+    print(f"\ntests: {passed} passed, {failed} failed, {skipped} skipped")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,85 @@
+// Copyright the socketpair authors. SPDX-License-Identifier: MIT
+//
+// Round-trip latency: the benchmark loop sends a message of `param` bytes, an echo thread
+// receives it whole and sends it back, the loop receives the echo whole and checks it. One
+// iteration is one round trip, the same exchange for every contender.
+//
+//   latency/pipe/<size>                       two pipes, one per direction
+//   latency/raw_socketpair_<type>/<size>      type: stream, seqpacket, dgram
+//   latency/sockpair_<type>/<size>
+//   latency/asio_<type>/<size>
+#include <benchmark/benchmark.h>
+#include <signal.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "benchmarks/contenders.hpp"
+#include "benchmarks/support.hpp"
+
+namespace bench {
+namespace {
+
+template <class Channel>
+void latency(benchmark::State& state) {
+  const auto size = static_cast<std::size_t>(state.range(0));
+  auto [near, far] = Channel::make();
+
+  std::thread echo([&far = far, size] {
+    std::vector<std::byte> buffer(size);
+    while (far.receive_payload(buffer) == 1) {
+      if (!far.send_payload(buffer)) {
+        fail("latency: echo send");
+      }
+    }
+  });
+
+  std::vector<std::byte> message(size, std::byte{0x5a});
+  std::vector<std::byte> reply(size);
+  std::uint64_t sequence = 0;
+  for (auto _ : state) {
+    stamp(message, sequence);
+    if (!near.send_payload(message)) {
+      fail("latency: send");
+    }
+    if (near.receive_payload(reply) != 1 || !has_stamp(reply, sequence)) {
+      fail("latency: wrong echo");
+    }
+    ++sequence;
+  }
+  near.end_writing();
+  echo.join();
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+
+template <class Channel>
+void register_latency(const std::string& contender) {
+  benchmark::RegisterBenchmark(name("latency", contender).c_str(), latency<Channel>)
+      ->Arg(1)
+      ->Arg(64)
+      ->UseRealTime()
+      ->Unit(benchmark::kMicrosecond);
+}
+
+template <class Type>
+void register_socket_latency() {
+  const std::string suffix = "_" + type_name<Type>();
+  register_latency<raw_socketpair<Type>>(raw_socketpair<Type>::name() + suffix);
+  register_latency<sockpair_channel<Type>>(sockpair_channel<Type>::name() + suffix);
+  register_latency<asio_channel<Type>>(asio_channel<Type>::name() + suffix);
+}
+
+[[maybe_unused]] const bool registered = [] {
+  ::signal(SIGPIPE, SIG_IGN);
+  register_latency<pipe_channel>(pipe_channel::name());
+  register_socket_latency<sockpair::stream>();
+  register_socket_latency<sockpair::seqpacket>();
+  register_socket_latency<sockpair::dgram>();
+  return true;
+}();
+
+}  // namespace
+}  // namespace bench

@@ -1,0 +1,113 @@
+// Copyright the socketpair authors. SPDX-License-Identifier: MIT
+//
+// One-way throughput: a writer thread (the benchmark loop) sends messages of `param` bytes,
+// a reader thread reads each one whole and checks its stamp.
+//
+//   throughput_stream/<contender>/<size>        kernel default buffers
+//   throughput_stream_tuned/<contender>/<size>  1 MiB buffers: SO_SNDBUF/SO_RCVBUF on sockets,
+//                                               F_SETPIPE_SZ on the pipe
+//
+// One iteration moves a batch of 4 MiB (or one message, if larger). Its time runs from the
+// writer's first call until the reader holds the batch's last byte (manual time), so bytes
+// still in a kernel buffer are never counted as moved.
+#include <benchmark/benchmark.h>
+#include <signal.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#include "benchmarks/contenders.hpp"
+#include "benchmarks/support.hpp"
+
+namespace bench {
+namespace {
+
+constexpr std::size_t batch_bytes = std::size_t{4} << 20;
+constexpr int tuned_buffer_size = 1 << 20;
+
+template <class Channel>
+void throughput(benchmark::State& state, int buffer_size) {
+  const auto size = static_cast<std::size_t>(state.range(0));
+  const std::size_t per_batch = std::max<std::size_t>(1, batch_bytes / size);
+  auto [writer, reader] = Channel::make({.buffer_size = buffer_size});
+
+  std::atomic<std::uint64_t> batches_read{0};
+  std::atomic<std::int64_t> last_byte_at{0};
+  std::thread reader_thread([&, &reader = reader] {
+    std::vector<std::byte> buffer(size);
+    std::uint64_t sequence = 0;
+    for (std::uint64_t batch = 1;; ++batch) {
+      for (std::size_t m = 0; m < per_batch; ++m) {
+        if (reader.receive_payload(buffer) == 0) {
+          return;  // the writer is done
+        }
+        if (!has_stamp(buffer, sequence++)) {
+          fail("throughput: message lost or out of order");
+        }
+      }
+      last_byte_at.store(now_ns(), std::memory_order_relaxed);
+      batches_read.store(batch, std::memory_order_release);
+      batches_read.notify_one();
+    }
+  });
+
+  std::vector<std::byte> message(size, std::byte{0x5a});
+  std::uint64_t sequence = 0;
+  std::uint64_t batch = 0;
+  for (auto _ : state) {
+    const std::int64_t started = now_ns();
+    for (std::size_t m = 0; m < per_batch; ++m) {
+      stamp(message, sequence++);
+      if (!writer.send_payload(message)) {
+        fail("throughput: send");
+      }
+    }
+    ++batch;
+    for (auto seen = batches_read.load(std::memory_order_acquire); seen != batch;
+         seen = batches_read.load(std::memory_order_acquire)) {
+      batches_read.wait(seen, std::memory_order_acquire);
+    }
+    state.SetIterationTime(
+        static_cast<double>(last_byte_at.load(std::memory_order_relaxed) - started) * 1e-9);
+  }
+  writer.end_writing();
+  reader_thread.join();
+  const auto messages = static_cast<std::int64_t>(state.iterations()) *
+                        static_cast<std::int64_t>(per_batch);
+  state.SetBytesProcessed(messages * static_cast<std::int64_t>(size));
+  state.SetItemsProcessed(messages);
+}
+
+template <class Channel>
+void register_throughput() {
+  for (const auto& [case_name, buffer_size] :
+       {std::pair<const char*, int>{"throughput_stream", 0},
+        std::pair<const char*, int>{"throughput_stream_tuned", tuned_buffer_size}}) {
+    benchmark::RegisterBenchmark(name(case_name, Channel::name()).c_str(),
+                                 [buffer_size = buffer_size](benchmark::State& state) {
+                                   throughput<Channel>(state, buffer_size);
+                                 })
+        ->Arg(64)
+        ->Arg(1024)
+        ->Arg(4096)
+        ->Arg(64 * 1024)
+        ->Arg(1024 * 1024)
+        ->UseManualTime()
+        ->Unit(benchmark::kMicrosecond);
+  }
+}
+
+[[maybe_unused]] const bool registered = [] {
+  ::signal(SIGPIPE, SIG_IGN);  // a pipe's writer must see EPIPE, not die, if its reader fails
+  register_throughput<pipe_channel>();
+  register_throughput<raw_socketpair<sockpair::stream>>();
+  register_throughput<sockpair_channel<sockpair::stream>>();
+  register_throughput<asio_channel<sockpair::stream>>();
+  return true;
+}();
+
+}  // namespace
+}  // namespace bench

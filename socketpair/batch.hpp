@@ -1,0 +1,221 @@
+// Copyright the socketpair authors. SPDX-License-Identifier: MIT
+//
+// Many whole messages per system call on seqpacket and dgram sockets: `send_batch` and
+// `receive_batch` (sendmmsg(2)/recvmmsg(2) on Linux). The caller owns every buffer; nothing is
+// allocated.
+//
+//   std::array<std::span<const std::byte>, 3> out{a, b, c};
+//   auto sent = sockpair::send_batch(sock, out);   // k of 3 sent; resume from out[k]
+//
+//   std::array<std::span<std::byte>, 16> in = ...;   // one buffer per message
+//   std::array<sockpair::received_message, 16> info;
+//   auto got = sockpair::receive_batch(peer, in, info);   // waits for one, takes what is queued
+//
+// Elsewhere than Linux the same calls loop over sendmsg(2)/recvmsg(2): same results, one
+// system call per message.
+#pragma once
+
+#include <socketpair/detail/config.hpp>
+#include <socketpair/detail/io.hpp>
+#include <socketpair/detail/syscall.hpp>
+#include <socketpair/result.hpp>
+#include <socketpair/socket.hpp>
+#include <socketpair/tags.hpp>
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <span>
+#include <system_error>
+
+namespace sockpair {
+
+/// The most messages one `send_batch` or `receive_batch` call moves: Linux's UIO_MAXIOV,
+/// the kernel's own cap on sendmmsg(2)/recvmmsg(2). Longer spans are not an error: the call
+/// moves the first `max_batch_size` messages and says so in its count.
+inline constexpr std::size_t max_batch_size = 1024;
+
+/// What `receive_batch` reports for each message it received.
+struct received_message {
+  /// Bytes stored in the message's buffer.
+  std::size_t size = 0;
+  /// The message's real length: equal to `size` unless truncated. Exact on Linux; elsewhere a
+  /// truncated message may report only `size`.
+  std::size_t message_size = 0;
+  /// The message did not fit its buffer; the bytes past `size` were discarded.
+  bool truncated = false;
+};
+
+namespace detail {
+
+// Messages per system call. The mmsghdr and iovec arrays live on the stack (80 bytes per
+// message on LP64), so this bounds the stack a batch call uses to about 5 KiB.
+inline constexpr std::size_t batch_chunk = 64;
+
+// The portable implementation: one sendmsg(2)/recvmsg(2) per message, with the semantics of
+// the Linux one below. Used where sendmmsg/recvmmsg do not exist (and by the tests).
+struct batch_per_message {
+  [[nodiscard]] static result<std::size_t> send(
+      int fd, std::span<const std::span<const std::byte>> messages) noexcept {
+    const std::size_t total = std::min(messages.size(), max_batch_size);
+    std::size_t done = 0;
+    for (; done < total; ++done) {
+      auto sent = send_some(fd, messages[done]);
+      if (!sent) {
+        if (done == 0) {
+          return sent.error();
+        }
+        break;
+      }
+    }
+    return done;
+  }
+
+  [[nodiscard]] static result<std::size_t> receive(int fd,
+                                                   std::span<const std::span<std::byte>> buffers,
+                                                   std::span<received_message> results) noexcept {
+    if (results.size() < buffers.size()) {
+      return make_error_code(std::errc::invalid_argument);
+    }
+    const std::size_t total = std::min(buffers.size(), max_batch_size);
+    std::size_t done = 0;
+    for (; done < total; ++done) {
+      auto got = receive_one_message(fd, buffers[done], done == 0 ? 0 : MSG_DONTWAIT);
+      if (!got) {
+        if (done == 0) {
+          return got.error();
+        }
+        break;
+      }
+      results[done] = {got.value().stored, got.value().message_size, got.value().truncated};
+    }
+    return done;
+  }
+};
+
+#if defined(__linux__)
+// sendmmsg(2)/recvmmsg(2): up to `batch_chunk` messages per system call.
+struct batch_syscalls {
+  [[nodiscard]] static result<std::size_t> send(
+      int fd, std::span<const std::span<const std::byte>> messages) noexcept {
+    const std::size_t total = std::min(messages.size(), max_batch_size);
+    std::size_t done = 0;
+    while (done < total) {
+      const std::size_t count = std::min(total - done, batch_chunk);
+      mmsghdr headers[batch_chunk];
+      iovec parts[batch_chunk];
+      for (std::size_t i = 0; i < count; ++i) {
+        const auto message = messages[done + i];
+        parts[i] = iovec{const_cast<std::byte*>(message.data()), message.size()};
+        headers[i] = mmsghdr{};
+        headers[i].msg_hdr.msg_iov = &parts[i];
+        headers[i].msg_hdr.msg_iovlen = 1;
+      }
+      const int sent = retry_on_eintr(
+          [&] { return ::sendmmsg(fd, headers, static_cast<unsigned>(count), no_sigpipe); });
+      if (sent < 0) {
+        if (done == 0) {
+          return last_errno_code();
+        }
+        break;
+      }
+      done += static_cast<std::size_t>(sent);
+      if (static_cast<std::size_t>(sent) < count) {
+        break;
+      }
+    }
+    return done;
+  }
+
+  [[nodiscard]] static result<std::size_t> receive(int fd,
+                                                   std::span<const std::span<std::byte>> buffers,
+                                                   std::span<received_message> results) noexcept {
+    if (results.size() < buffers.size()) {
+      return make_error_code(std::errc::invalid_argument);
+    }
+    const std::size_t total = std::min(buffers.size(), max_batch_size);
+    std::size_t done = 0;
+    while (done < total) {
+      const std::size_t count = std::min(total - done, batch_chunk);
+      mmsghdr headers[batch_chunk];
+      iovec parts[batch_chunk];
+      for (std::size_t i = 0; i < count; ++i) {
+        const auto buffer = buffers[done + i];
+        parts[i] = iovec{buffer.data(), buffer.size()};
+        headers[i] = mmsghdr{};
+        headers[i].msg_hdr.msg_iov = &parts[i];
+        headers[i].msg_hdr.msg_iovlen = 1;
+      }
+      // The first call waits for one message (MSG_WAITFORONE); later ones take only what is
+      // queued. MSG_TRUNC makes msg_len the real length of a truncated message.
+      const int flags = MSG_TRUNC | (done == 0 ? MSG_WAITFORONE : MSG_DONTWAIT);
+      const int got = retry_on_eintr(
+          [&] { return ::recvmmsg(fd, headers, static_cast<unsigned>(count), flags, nullptr); });
+      if (got < 0) {
+        if (done == 0) {
+          return last_errno_code();
+        }
+        break;  // nothing more queued; a real error stays with the socket for the next call
+      }
+      for (std::size_t i = 0; i < static_cast<std::size_t>(got); ++i) {
+        const std::size_t length = headers[i].msg_len;
+        const std::size_t room = parts[i].iov_len;
+        results[done + i] = {std::min(length, room), length,
+                             (headers[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 || length > room};
+      }
+      done += static_cast<std::size_t>(got);
+      if (static_cast<std::size_t>(got) < count) {
+        break;
+      }
+    }
+    return done;
+  }
+};
+using batch_io = batch_syscalls;
+#else
+using batch_io = batch_per_message;
+#endif
+
+}  // namespace detail
+
+/// Sends `messages[0..]` in order, each as one whole message, and returns how many went out:
+/// `k` means `messages[0..k)` were sent and none after, so
+/// `send_batch(s, messages.subspan(k))` resumes without repeating or skipping a message.
+///
+/// `k` is less than `messages.size()` when the call reached `max_batch_size`, when a
+/// non-blocking socket's buffer filled, or when the kernel refused message `k` (too large,
+/// peer gone): such an error is reported by the next call, which starts with that message.
+/// Fails (with the kernel's error, e.g. `operation_would_block`, EMSGSIZE, EPIPE) only when
+/// not one message was sent. An empty span returns 0. A blocking socket blocks as `send()`
+/// does, for each message in turn. Never raises SIGPIPE.
+template <socket_type Type, socket_domain Domain>
+requires(Type::message_oriented) [[nodiscard]] result<std::size_t> send_batch(
+    socket<Type, Domain>& sender, std::span<const std::span<const std::byte>> messages) noexcept {
+  return detail::batch_io::send(sender.native_handle(), messages);
+}
+
+/// Receives up to `buffers.size()` messages, message `i` into `buffers[i]`, and returns how
+/// many arrived; `results[i]` then says how many bytes of message `i` were stored, its real
+/// size, and whether its tail was cut off because `buffers[i]` was too small (that tail is
+/// gone: messages are never split across buffers). A truncated message is not an error.
+///
+/// Waits (on a blocking socket) for the first message only, then takes those already queued:
+/// the count may be anything from 1 to the batch size. A non-blocking socket with nothing
+/// queued fails with `operation_would_block`. Moves at most `max_batch_size` messages.
+/// Fails with EINVAL when `results` is shorter than `buffers`.
+///
+/// End of stream: a seqpacket socket whose peer has shut down reads as empty messages, as
+/// with recv(2), and the kernel fills every remaining slot with them; AF_UNIX cannot tell an
+/// empty seqpacket message from the end, so protocols that need the end should not send
+/// empty messages. (A dgram pair has no end: it waits, or fails with `operation_would_block`.)
+template <socket_type Type, socket_domain Domain>
+requires(Type::message_oriented)
+    [[nodiscard]] result<std::size_t> receive_batch(socket<Type, Domain>& receiver,
+                                                    std::span<const std::span<std::byte>> buffers,
+                                                    std::span<received_message> results) noexcept {
+  return detail::batch_io::receive(receiver.native_handle(), buffers, results);
+}
+
+}  // namespace sockpair

@@ -1,0 +1,253 @@
+// Copyright the socketpair authors. SPDX-License-Identifier: MIT
+//
+// Control-message plumbing behind <socketpair/ancillary.hpp>: lays out SCM_RIGHTS and
+// SCM_CREDENTIALS for sendmsg(2), and takes ownership of everything recvmsg(2) delivers.
+// Nothing here is part of the public interface.
+#pragma once
+
+#include <socketpair/detail/config.hpp>
+#include <socketpair/detail/io.hpp>
+#include <socketpair/detail/syscall.hpp>
+#include <socketpair/error.hpp>
+#include <socketpair/result.hpp>
+#include <socketpair/unique_fd.hpp>
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstring>
+#include <span>
+#include <utility>
+
+namespace sockpair::detail {
+
+/// The most descriptors one sendmsg(2) may carry: Linux's SCM_MAX_FD (253). sendmsg fails
+/// with EINVAL past it, whether they come in one SCM_RIGHTS message or several.
+inline constexpr std::size_t scm_max_fd = 253;
+
+#if defined(__linux__)
+inline constexpr bool has_scm_credentials = true;
+/// SCM_PIDFD (Linux >= 6.5, with SO_PASSPIDFD): a pidfd of the sender, installed in the
+/// receiver like a passed descriptor. The number is kernel ABI; older libc headers lack it.
+inline constexpr int scm_pidfd = 0x04;
+/// The credentials carried by SCM_CREDENTIALS.
+using wire_credentials = ::ucred;
+#else
+inline constexpr bool has_scm_credentials = false;
+struct wire_credentials {};
+#endif
+
+/// Bytes of control buffer that one control message with `payload` bytes occupies.
+[[nodiscard]] constexpr std::size_t cmsg_space(std::size_t payload) noexcept {
+  return CMSG_SPACE(payload);
+}
+
+/// Control space the kernel may fill without being asked for descriptors: SCM_CREDENTIALS
+/// when SO_PASSCRED is on (delivered before the descriptors, so without this room it would
+/// crowd them out) and SCM_PIDFD when SO_PASSPIDFD is on.
+#if defined(__linux__)
+inline constexpr std::size_t unsolicited_control_space =
+    cmsg_space(sizeof(wire_credentials)) + cmsg_space(sizeof(int));
+#else
+inline constexpr std::size_t unsolicited_control_space = 0;
+#endif
+
+/// Control space for receiving up to `fds` descriptors plus what the kernel adds unasked.
+[[nodiscard]] constexpr std::size_t receive_control_space(std::size_t fds) noexcept {
+  return (fds == 0 ? 0 : cmsg_space(fds * sizeof(int))) + unsolicited_control_space;
+}
+
+/// Control space for sending `fds` descriptors and, optionally, credentials.
+[[nodiscard]] constexpr std::size_t send_control_space(std::size_t fds,
+                                                       bool credentials) noexcept {
+  std::size_t space = fds == 0 ? 0 : cmsg_space(fds * sizeof(int));
+  if constexpr (has_scm_credentials) {
+    space += credentials ? cmsg_space(sizeof(wire_credentials)) : 0;
+  }
+  return space;
+}
+
+/// A control buffer of `Bytes` bytes, aligned for `cmsghdr`, zero-filled.
+template <std::size_t Bytes>
+struct control_buffer {
+  alignas(cmsghdr) std::byte bytes[Bytes > 0 ? Bytes : 1] = {};
+
+  [[nodiscard]] std::span<std::byte> first(std::size_t n) noexcept {
+    return std::span<std::byte>(bytes, n < Bytes ? n : Bytes);
+  }
+};
+
+/// The descriptor a span element stands for.
+[[nodiscard]] constexpr int raw_fd(int fd) noexcept { return fd; }
+[[nodiscard]] constexpr int raw_fd(const unique_fd& fd) noexcept { return fd.get(); }
+
+/// One sendmsg(2) of `data` with `fds` in an SCM_RIGHTS message and, when `credentials` is
+/// not null, an SCM_CREDENTIALS message. Refuses, before any system call, more descriptors
+/// than one message carries and (on a stream) ancillary data with no byte to carry it.
+template <class Fd>
+[[nodiscard]] result<std::size_t> send_with_control(int socket_fd, bool message_oriented,
+                                                    std::span<const std::byte> data,
+                                                    std::span<const Fd> fds,
+                                                    const wire_credentials* credentials) noexcept {
+  if (fds.size() > scm_max_fd) {
+    return make_error_code(errc::too_many_descriptors);
+  }
+  if constexpr (!has_scm_credentials) {
+    if (credentials != nullptr) {
+      return make_error_code(std::errc::not_supported);
+    }
+  }
+  const bool has_ancillary = !fds.empty() || credentials != nullptr;
+  if (has_ancillary && !message_oriented && data.empty()) {
+    // A zero-byte stream send queues nothing, so the ancillary data would vanish.
+    return make_error_code(std::errc::invalid_argument);
+  }
+
+  control_buffer<send_control_space(scm_max_fd, true)> control;
+  std::size_t used = 0;
+  // Appends one SOL_SOCKET control message and returns where its payload goes.
+  auto append = [&](int type, std::size_t payload) noexcept {
+    auto* header = reinterpret_cast<cmsghdr*>(control.bytes + used);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = type;
+    header->cmsg_len = CMSG_LEN(payload);
+    used += cmsg_space(payload);
+    return reinterpret_cast<std::byte*>(CMSG_DATA(header));
+  };
+  if (!fds.empty()) {
+    std::byte* out = append(SCM_RIGHTS, fds.size() * sizeof(int));
+    for (const Fd& fd : fds) {
+      const int raw = raw_fd(fd);
+      std::memcpy(out, &raw, sizeof raw);
+      out += sizeof raw;
+    }
+  }
+#if defined(__linux__)
+  if (credentials != nullptr) {
+    std::memcpy(append(SCM_CREDENTIALS, sizeof *credentials), credentials, sizeof *credentials);
+  }
+#endif
+
+  iovec iov{const_cast<std::byte*>(data.data()), data.size()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (used > 0) {
+    msg.msg_control = control.bytes;
+    msg.msg_controllen = static_cast<decltype(msg.msg_controllen)>(used);
+  }
+  const ssize_t n = retry_on_eintr([&] { return ::sendmsg(socket_fd, &msg, no_sigpipe); });
+  if (n < 0) {
+    return last_errno_code();
+  }
+  return static_cast<std::size_t>(n);
+}
+
+/// What one recvmsg(2) delivered, after every descriptor in it was taken into ownership.
+struct control_received {
+  std::size_t stored = 0;    // bytes written to the data buffer
+  std::size_t fd_count = 0;  // descriptors now owned by the first `fd_count` slots
+  bool has_credentials = false;
+  wire_credentials credentials{};
+};
+
+/// One recvmsg(2) into `buffer` with `control` as the control buffer (from
+/// `receive_control_space(fds.size())`). Every descriptor the kernel installed is owned the
+/// moment the call returns: SCM_RIGHTS descriptors go to `fds` in order, any other
+/// (SCM_PIDFD) is closed. Then, in this order:
+/// - the control data was cut (MSG_CTRUNC) or more descriptors came than `fds` holds:
+///   all of them are closed, `errc::control_truncated`;
+/// - a message was longer than `buffer`: all of them are closed, `errc::message_truncated`.
+/// On any failure no slot of `fds` owns a received descriptor.
+[[nodiscard]] inline result<control_received> receive_with_control(
+    int socket_fd, bool message_oriented, std::span<std::byte> buffer,
+    std::span<unique_fd> fds, std::span<std::byte> control, bool close_on_exec) noexcept {
+  iovec iov{buffer.data(), buffer.size()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.data();
+  msg.msg_controllen = static_cast<decltype(msg.msg_controllen)>(control.size());
+  int flags = 0;
+#if defined(MSG_CMSG_CLOEXEC)
+  if (close_on_exec) {
+    flags |= MSG_CMSG_CLOEXEC;
+  }
+#endif
+#if defined(__linux__)
+  if (message_oriented) {
+    flags |= MSG_TRUNC;  // Linux then returns the message's real length
+  }
+#endif
+  const ssize_t n = retry_on_eintr([&] { return ::recvmsg(socket_fd, &msg, flags); });
+  if (n < 0) {
+    return last_errno_code();
+  }
+
+  control_received got;
+  bool overflow = false;
+  const auto* const control_end =
+      reinterpret_cast<const unsigned char*>(control.data()) + msg.msg_controllen;
+  for (cmsghdr* c = msg.msg_controllen > 0 ? CMSG_FIRSTHDR(&msg) : nullptr; c != nullptr;
+       c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_len < CMSG_LEN(0)) {
+      continue;
+    }
+    const unsigned char* payload = CMSG_DATA(c);
+    std::size_t size = c->cmsg_len - CMSG_LEN(0);
+    if (payload > control_end) {
+      continue;
+    }
+    if (size > static_cast<std::size_t>(control_end - payload)) {
+      size = static_cast<std::size_t>(control_end - payload);  // a cut message's claim
+    }
+    bool carries_fds = c->cmsg_type == SCM_RIGHTS;
+#if defined(__linux__)
+    carries_fds = carries_fds || c->cmsg_type == scm_pidfd;
+    if (c->cmsg_type == SCM_CREDENTIALS && size >= sizeof got.credentials) {
+      std::memcpy(&got.credentials, payload, sizeof got.credentials);
+      got.has_credentials = true;
+    }
+#endif
+    if (!carries_fds) {
+      continue;
+    }
+    for (std::size_t i = 0; i + sizeof(int) <= size; i += sizeof(int)) {
+      int raw = -1;
+      std::memcpy(&raw, payload + i, sizeof raw);
+      unique_fd owned(raw);  // owned before anything else can fail
+#if !defined(MSG_CMSG_CLOEXEC)
+      if (close_on_exec) {
+        static_cast<void>(::fcntl(raw, F_SETFD, FD_CLOEXEC));  // not atomic with exec
+      }
+#endif
+      if (c->cmsg_type != SCM_RIGHTS) {
+        continue;  // not returned: closed here
+      }
+      if (got.fd_count < fds.size()) {
+        fds[got.fd_count++] = std::move(owned);
+      } else {
+        overflow = true;
+      }
+    }
+  }
+
+  const auto size = static_cast<std::size_t>(n);
+  const bool data_truncated =
+      message_oriented && ((msg.msg_flags & MSG_TRUNC) != 0 || size > buffer.size());
+  const bool control_truncated = overflow || (msg.msg_flags & MSG_CTRUNC) != 0;
+  if (control_truncated || data_truncated) {
+    for (std::size_t i = 0; i < got.fd_count; ++i) {
+      fds[i].reset();
+    }
+    return make_error_code(control_truncated ? errc::control_truncated
+                                             : errc::message_truncated);
+  }
+  got.stored = size < buffer.size() ? size : buffer.size();
+  return got;
+}
+
+}  // namespace sockpair::detail
