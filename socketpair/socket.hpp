@@ -1,17 +1,35 @@
 // Copyright the socketpair authors. SPDX-License-Identifier: MIT
 //
-// `sockpair::socket<Type, Domain>`: one end of a pair, owning its descriptor.
+// `sockpair::socket<Type, Domain>`: one end of a pair, owning its descriptor, and its I/O.
+//
+// Every call below is one system call (or a loop of them where the name says so: `send_all`,
+// `receive_exact`), blocking or not as the descriptor is. docs/io.md has the whole contract in
+// one table; the rules that hold everywhere:
+//
+// - EINTR never reaches the caller of a blocking call: the library restarts it (and a wait
+//   restarts with the time that is left).
+// - SIGPIPE is never raised: writing to a pair whose peer is gone fails with EPIPE
+//   (MSG_NOSIGNAL), and no signal disposition is touched.
+// - On a non-blocking socket, or when a send/receive timeout expires, a call that would block
+//   fails with an error equal to std::errc::operation_would_block (EAGAIN).
 #pragma once
 
+#include <socketpair/byte_range.hpp>
+#include <socketpair/detail/chrono.hpp>
 #include <socketpair/detail/config.hpp>
 #include <socketpair/detail/io.hpp>
+#include <socketpair/detail/options.hpp>
+#include <socketpair/detail/readiness.hpp>
 #include <socketpair/error.hpp>
 #include <socketpair/result.hpp>
 #include <socketpair/tags.hpp>
 #include <socketpair/unique_fd.hpp>
 
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 
+#include <concepts>
 #include <cstddef>
 #include <span>
 #include <utility>
@@ -23,6 +41,36 @@ class socket_pair;
 
 /// Which direction(s) `socket::shutdown()` closes.
 enum class shutdown_how { read = SHUT_RD, write = SHUT_WR, both = SHUT_RDWR };
+
+/// The most buffers one scatter/gather call passes to the kernel: IOV_MAX (1024 on Linux).
+/// A stream call given more moves the first `max_io_buffers` (a short count, which
+/// `send_all`/`receive_exact` continue past); a message call given more fails up front
+/// with EMSGSIZE (std::errc::message_size) and moves nothing.
+inline constexpr std::size_t max_io_buffers = detail::max_iov;
+
+/// What `receive_message()` and `peek()` learn about one message.
+struct message_info {
+  /// Bytes of the message now in the buffer: the whole message unless it was truncated.
+  std::size_t stored = 0;
+  /// The message's real size (0 for an empty message). On Linux exact even when the
+  /// buffer was too small; elsewhere only a lower bound then.
+  std::size_t size = 0;
+  /// No message: the stream has ended (seqpacket: the peer shut down its writing side or
+  /// closed, and every message it sent has been received; any message type: this end shut
+  /// down its reading side). Never true for a message that exists, empty or not.
+  bool end_of_stream = false;
+
+  /// The message did not fit: only `stored` of its `size` bytes were kept.
+  [[nodiscard]] constexpr bool truncated() const noexcept { return size > stored; }
+};
+
+/// What `wait_readable()` / `wait_writable()` found.
+enum class readiness {
+  /// The call would not block now (it may still fail: EOF, a dead peer, an error).
+  ready,
+  /// The timeout passed first.
+  timed_out,
+};
 
 /// One connected end of a socket pair. Move-only; a moved-from socket is empty.
 ///
@@ -45,6 +93,32 @@ class socket {
   socket& operator=(const socket&) = delete;
   ~socket() = default;
 
+  /// Takes ownership of a descriptor made elsewhere (inherited across exec, received over
+  /// another socket, ...) after checking with SO_TYPE and SO_DOMAIN that it is a `Type`
+  /// socket of `Domain`. If it is not (or is no socket at all), fails with
+  /// `errc::wrong_socket_kind`, and the descriptor is closed: `adopt` owned it. An invalid
+  /// descriptor fails with EBADF.
+  [[nodiscard]] static result<socket> adopt(unique_fd fd) noexcept {
+    auto kind = detail::get_int_option(fd.get(), SOL_SOCKET, SO_TYPE);
+    if (!kind) {
+      if (kind.error() == std::errc::not_a_socket) {
+        return make_error_code(errc::wrong_socket_kind);
+      }
+      return kind.error();
+    }
+    if (kind.value() != Type::value) {
+      return make_error_code(errc::wrong_socket_kind);
+    }
+    auto family = detail::get_socket_family(fd.get());
+    if (!family) {
+      return family.error();
+    }
+    if (family.value() != Domain::value) {
+      return make_error_code(errc::wrong_socket_kind);
+    }
+    return socket(std::move(fd));
+  }
+
   /// The descriptor, still owned by this socket; -1 when empty.
   [[nodiscard]] int native_handle() const noexcept { return fd_.get(); }
 
@@ -60,10 +134,7 @@ class socket {
   /// Closes the descriptor now and reports close(2)'s error; see `unique_fd::close()`.
   [[nodiscard]] result<void> close() noexcept { return fd_.close(); }
 
-  // ---- I/O --------------------------------------------------------------------------------
-  // Blocking calls interrupted by a signal are restarted. Writing to a pair whose peer is
-  // closed fails with EPIPE and never raises SIGPIPE. On a non-blocking socket, a call that
-  // would block fails with an error equal to std::errc::operation_would_block.
+  // ---- Sending ------------------------------------------------------------------------------
 
   /// One send(2). On a stream, the count may be short (see `send_all`). On a message socket,
   /// `data` is one whole message: it is sent entirely or not at all (EMSGSIZE past the limit).
@@ -71,26 +142,19 @@ class socket {
     return detail::send_some(native_handle(), data);
   }
 
-  /// Stream: one recv(2); the count may be short, and 0 means the peer shut down its writing
-  /// side (orderly EOF).
-  [[nodiscard]] result<std::size_t> receive(std::span<std::byte> buffer) noexcept
-      requires(!Type::message_oriented) {
-    return detail::receive_some(native_handle(), buffer);
+  /// `send` of any byte range (std::string, std::vector<char>, ...), in place.
+  template <byte_range R>
+  [[nodiscard]] result<std::size_t> send(const R& data) noexcept {
+    return send(bytes_of(data));
   }
 
-  /// Message socket: receives one whole message and returns its size (0 is a valid empty
-  /// message). A message longer than `buffer` is never cut silently: the call fails with
-  /// `errc::message_truncated`, the buffer holds the message's head, and the rest is gone.
-  [[nodiscard]] result<std::size_t> receive(std::span<std::byte> buffer) noexcept
-      requires(Type::message_oriented) {
-    auto extent = detail::receive_one_message(native_handle(), buffer);
-    if (!extent) {
-      return extent.error();
-    }
-    if (extent.value().truncated) {
-      return make_error_code(errc::message_truncated);
-    }
-    return extent.value().stored;
+  /// Gather: one sendmsg(2) of the buffers in order. Stream: the count may be short, and
+  /// only the first `max_io_buffers` buffers are offered to the kernel. Message socket: the
+  /// buffers form one message, sent whole or not at all; more than `max_io_buffers` buffers
+  /// fail with EMSGSIZE before anything is sent.
+  [[nodiscard]] result<std::size_t> send(
+      std::span<const std::span<const std::byte>> buffers) noexcept {
+    return detail::send_gather(native_handle(), buffers, 0, Type::message_oriented);
   }
 
   /// Stream: sends `data[done..]` until all of it is sent, advancing `done` as bytes go out.
@@ -118,6 +182,90 @@ class socket {
       requires(!Type::message_oriented) {
     std::size_t done = 0;
     return send_all(data, done);
+  }
+
+  /// `send_all` of any byte range, in place.
+  template <byte_range R>
+  [[nodiscard]] result<std::size_t> send_all(const R& data, std::size_t& done) noexcept
+      requires(!Type::message_oriented) {
+    return send_all(bytes_of(data), done);
+  }
+
+  template <byte_range R>
+  [[nodiscard]] result<std::size_t> send_all(const R& data) noexcept
+      requires(!Type::message_oriented) {
+    return send_all(bytes_of(data));
+  }
+
+  /// Stream, gather: sends every byte of every buffer, `done` counting bytes across all of
+  /// them (resumable like the single-buffer form). Returns the total.
+  [[nodiscard]] result<std::size_t> send_all(std::span<const std::span<const std::byte>> buffers,
+                                             std::size_t& done) noexcept
+      requires(!Type::message_oriented) {
+    return detail::transfer_all(detail::total_size(buffers), done,
+                                make_error_code(std::errc::io_error), [&](std::size_t skip) {
+                                  return detail::send_gather(native_handle(), buffers, skip, false);
+                                });
+  }
+
+  [[nodiscard]] result<std::size_t> send_all(
+      std::span<const std::span<const std::byte>> buffers) noexcept
+      requires(!Type::message_oriented) {
+    std::size_t done = 0;
+    return send_all(buffers, done);
+  }
+
+  // ---- Receiving ----------------------------------------------------------------------------
+
+  /// Stream: one recv(2); the count may be short, and 0 means the peer shut down its writing
+  /// side (orderly EOF).
+  [[nodiscard]] result<std::size_t> receive(std::span<std::byte> buffer) noexcept
+      requires(!Type::message_oriented) {
+    return detail::receive_some(native_handle(), buffer);
+  }
+
+  /// Message socket: receives one whole message and returns its size (0 is a valid empty
+  /// message). A message longer than `buffer` is never cut silently: the call fails with
+  /// `errc::message_truncated`, the buffer holds the message's head, and the rest is gone.
+  /// One recv(2), so 0 is also what the end of a seqpacket stream returns: where empty
+  /// messages can occur, use `receive_message`, which tells the two apart.
+  [[nodiscard]] result<std::size_t> receive(std::span<std::byte> buffer) noexcept
+      requires(Type::message_oriented) {
+    auto extent = detail::receive_one_message(native_handle(), buffer);
+    if (!extent) {
+      return extent.error();
+    }
+    if (extent.value().truncated) {
+      return make_error_code(errc::message_truncated);
+    }
+    return extent.value().stored;
+  }
+
+  /// `receive` into any writable byte range, in place.
+  template <class R>
+  requires writable_byte_range<R>
+  [[nodiscard]] result<std::size_t> receive(R&& buffer) noexcept {
+    return receive(writable_bytes_of(buffer));
+  }
+
+  /// Scatter: one recvmsg(2) filling the buffers in order. Stream: as `receive` (a short
+  /// count, 0 at EOF), into at most the first `max_io_buffers` buffers. Message socket: one
+  /// whole message spread over the buffers, as `receive`; more than `max_io_buffers`
+  /// buffers fail with EMSGSIZE and receive nothing.
+  [[nodiscard]] result<std::size_t> receive(
+      std::span<const std::span<std::byte>> buffers) noexcept {
+    if constexpr (Type::message_oriented) {
+      auto extent = receive_scattered_message(buffers, false);
+      if (!extent) {
+        return extent.error();
+      }
+      if (extent.value().truncated()) {
+        return make_error_code(errc::message_truncated);
+      }
+      return extent.value().stored;
+    } else {
+      return detail::receive_scatter(native_handle(), buffers, 0);
+    }
   }
 
   /// Stream: fills `buffer[done..]` completely, advancing `done` as bytes arrive. EOF before
@@ -149,16 +297,247 @@ class socket {
     return receive_exact(buffer, done);
   }
 
+  /// `receive_exact` into any writable byte range, in place.
+  template <class R>
+  requires writable_byte_range<R>
+  [[nodiscard]] result<std::size_t> receive_exact(R&& buffer, std::size_t& done) noexcept
+      requires(!Type::message_oriented) {
+    return receive_exact(writable_bytes_of(buffer), done);
+  }
+
+  template <class R>
+  requires writable_byte_range<R>
+  [[nodiscard]] result<std::size_t> receive_exact(R&& buffer) noexcept
+      requires(!Type::message_oriented) {
+    return receive_exact(writable_bytes_of(buffer));
+  }
+
+  /// Stream, scatter: fills every buffer completely, `done` counting bytes across all of
+  /// them; EOF first fails with `errc::unexpected_eof`. Resumable. Returns the total.
+  [[nodiscard]] result<std::size_t> receive_exact(std::span<const std::span<std::byte>> buffers,
+                                                  std::size_t& done) noexcept
+      requires(!Type::message_oriented) {
+    return detail::transfer_all(
+        detail::total_size(buffers), done, make_error_code(errc::unexpected_eof),
+        [&](std::size_t skip) { return detail::receive_scatter(native_handle(), buffers, skip); });
+  }
+
+  [[nodiscard]] result<std::size_t> receive_exact(
+      std::span<const std::span<std::byte>> buffers) noexcept requires(!Type::message_oriented) {
+    std::size_t done = 0;
+    return receive_exact(buffers, done);
+  }
+
+  /// Message socket: receives one whole message, or learns that the stream has ended, and
+  /// says which, exactly: an empty message is a message (`size == 0`), the end is
+  /// `end_of_stream`. A message longer than `buffer` is `truncated()` (its head is stored,
+  /// the rest discarded) with its real `size` reported; that is not an error here.
+  /// Costs one zero-copy peek(2) before the recvmsg(2); exact for one reader at a time.
+  [[nodiscard]] result<message_info> receive_message(std::span<std::byte> buffer) noexcept
+      requires(Type::message_oriented) {
+    const std::span<std::byte> one[1] = {buffer};
+    return receive_scattered_message(one, true);
+  }
+
+  template <class R>
+  requires writable_byte_range<R>
+  [[nodiscard]] result<message_info> receive_message(R&& buffer) noexcept
+      requires(Type::message_oriented) {
+    return receive_message(writable_bytes_of(buffer));
+  }
+
+  /// Message socket, scatter: as above, the message spread over the buffers in order.
+  [[nodiscard]] result<message_info> receive_message(
+      std::span<const std::span<std::byte>> buffers) noexcept requires(Type::message_oriented) {
+    return receive_scattered_message(buffers, true);
+  }
+
+  // ---- Looking without consuming ------------------------------------------------------------
+
+  /// Stream: copies what one recv(2) would return into `buffer`, leaving it queued (MSG_PEEK).
+  /// 0 means EOF.
+  [[nodiscard]] result<std::size_t> peek(std::span<std::byte> buffer) noexcept
+      requires(!Type::message_oriented) {
+    return detail::receive_some(native_handle(), buffer, MSG_PEEK);
+  }
+
+  /// Message socket: copies the next message's head into `buffer` and reports it as
+  /// `receive_message` would, leaving the message queued (a truncated peek discards nothing).
+  [[nodiscard]] result<message_info> peek(std::span<std::byte> buffer) noexcept
+      requires(Type::message_oriented) {
+    auto extent = detail::receive_one_message(native_handle(), buffer, MSG_PEEK);
+    if (!extent) {
+      return extent.error();
+    }
+    if (extent.value().message_size == 0) {
+      auto end = detail::zero_means_end_of_stream(native_handle(), exact_end_of_stream);
+      if (!end) {
+        return end.error();
+      }
+      return message_info{0, 0, end.value()};
+    }
+    return message_info{extent.value().stored, extent.value().message_size, false};
+  }
+
+  template <class R>
+  requires writable_byte_range<R>
+  [[nodiscard]] auto peek(R&& buffer) noexcept { return peek(writable_bytes_of(buffer)); }
+
+  /// Message socket: waits for the next message (as a receive would) and returns its size
+  /// without copying or consuming it, to size a buffer. Fails with `errc::unexpected_eof` if
+  /// the stream ends instead. On Linux; elsewhere the size is a lower bound.
+  [[nodiscard]] result<std::size_t> next_message_size() noexcept requires(Type::message_oriented) {
+    auto next = detail::peek_next_message(native_handle(), exact_end_of_stream);
+    if (!next) {
+      return next.error();
+    }
+    if (next.value().end_of_stream) {
+      return make_error_code(errc::unexpected_eof);
+    }
+    return next.value().size;
+  }
+
+  // ---- Closing a direction ------------------------------------------------------------------
+
   /// shutdown(2): after `write` (or `both`) the peer reads EOF, and may still answer if only
   /// `write` was shut.
   [[nodiscard]] result<void> shutdown(shutdown_how how) noexcept {
     return detail::check(::shutdown(native_handle(), static_cast<int>(how)));
   }
 
+  // ---- Readiness (poll(2)) ------------------------------------------------------------------
+
+  /// Waits until a receive would not block, at most `timeout` (negative: zero, a mere check).
+  /// EOF, a hangup and a pending error count as ready: the receive reports them. A signal
+  /// does not end the wait early.
+  [[nodiscard]] result<readiness> wait_readable(std::chrono::nanoseconds timeout) noexcept {
+    return as_readiness(detail::wait_for(native_handle(), POLLIN, timeout));
+  }
+
+  /// Waits, with no timeout, until a receive would not block.
+  [[nodiscard]] result<readiness> wait_readable() noexcept {
+    return as_readiness(detail::wait_for(native_handle(), POLLIN));
+  }
+
+  /// Waits until a send would not block (for a message: room for a small one), at most
+  /// `timeout`. A dead peer counts as ready: the send reports EPIPE.
+  [[nodiscard]] result<readiness> wait_writable(std::chrono::nanoseconds timeout) noexcept {
+    return as_readiness(detail::wait_for(native_handle(), POLLOUT, timeout));
+  }
+
+  [[nodiscard]] result<readiness> wait_writable() noexcept {
+    return as_readiness(detail::wait_for(native_handle(), POLLOUT));
+  }
+
+  // ---- Options ------------------------------------------------------------------------------
+
+  /// SO_SNDBUF. Linux doubles the value given (room for its bookkeeping) and caps it at
+  /// net.core.wmem_max; `send_buffer_size()` reports what the kernel uses. On AF_UNIX it also
+  /// bounds the largest message: SO_SNDBUF - 32 bytes.
+  [[nodiscard]] result<void> set_send_buffer_size(std::size_t bytes) noexcept {
+    return detail::set_buffer_size(native_handle(), SO_SNDBUF, bytes);
+  }
+  [[nodiscard]] result<std::size_t> send_buffer_size() const noexcept {
+    return detail::get_buffer_size(native_handle(), SO_SNDBUF);
+  }
+
+  /// SO_RCVBUF; doubled and capped (net.core.rmem_max) like SO_SNDBUF.
+  [[nodiscard]] result<void> set_receive_buffer_size(std::size_t bytes) noexcept {
+    return detail::set_buffer_size(native_handle(), SO_RCVBUF, bytes);
+  }
+  [[nodiscard]] result<std::size_t> receive_buffer_size() const noexcept {
+    return detail::get_buffer_size(native_handle(), SO_RCVBUF);
+  }
+
+  /// SO_SNDTIMEO: a blocking send that waits longer fails with EAGAIN (equal to
+  /// std::errc::operation_would_block), or returns the short count sent so far. Zero: no
+  /// timeout. Negative: EINVAL. The kernel rounds to its clock tick.
+  [[nodiscard]] result<void> set_send_timeout(std::chrono::microseconds timeout) noexcept {
+    return detail::set_timeout(native_handle(), SO_SNDTIMEO, timeout);
+  }
+  [[nodiscard]] result<std::chrono::microseconds> send_timeout() const noexcept {
+    return detail::get_timeout(native_handle(), SO_SNDTIMEO);
+  }
+
+  /// SO_RCVTIMEO: a blocking receive that waits longer fails with EAGAIN (equal to
+  /// std::errc::operation_would_block). Zero: no timeout. Negative: EINVAL.
+  [[nodiscard]] result<void> set_receive_timeout(std::chrono::microseconds timeout) noexcept {
+    return detail::set_timeout(native_handle(), SO_RCVTIMEO, timeout);
+  }
+  [[nodiscard]] result<std::chrono::microseconds> receive_timeout() const noexcept {
+    return detail::get_timeout(native_handle(), SO_RCVTIMEO);
+  }
+
+  /// O_NONBLOCK: calls that would block fail with EAGAIN instead.
+  [[nodiscard]] result<void> set_nonblocking(bool on) noexcept {
+    return detail::set_fcntl_flag(native_handle(), F_GETFL, F_SETFL, O_NONBLOCK, on);
+  }
+  [[nodiscard]] result<bool> nonblocking() const noexcept {
+    return detail::get_fcntl_flag(native_handle(), F_GETFL, O_NONBLOCK);
+  }
+
+  /// FD_CLOEXEC. Clear it on the one end a child must inherit across exec, just before
+  /// spawning it (another thread's fork+exec in between inherits it too).
+  [[nodiscard]] result<void> set_cloexec(bool on) noexcept {
+    return detail::set_fcntl_flag(native_handle(), F_GETFD, F_SETFD, FD_CLOEXEC, on);
+  }
+  [[nodiscard]] result<bool> cloexec() const noexcept {
+    return detail::get_fcntl_flag(native_handle(), F_GETFD, FD_CLOEXEC);
+  }
+
+  /// FIONREAD: bytes a receive could take now. Stream and seqpacket: all bytes queued;
+  /// dgram: the size of the next message (Linux).
+  [[nodiscard]] result<std::size_t> bytes_readable() const noexcept {
+    return detail::ioctl_count(native_handle(), FIONREAD);
+  }
+
+  /// SIOCOUTQ: what this end has sent that the peer has not read yet. On AF_UNIX the kernel
+  /// counts the memory those messages occupy (more than their payload), 0 once all is read.
+  [[nodiscard]] result<std::size_t> bytes_unsent() const noexcept {
+    return detail::ioctl_count(native_handle(), detail::unsent_request);
+  }
+
  private:
   friend class socket_pair<Type, Domain>;
 
+  // On AF_UNIX, an empty message and the end of the stream are told apart exactly.
+  static constexpr bool exact_end_of_stream = std::same_as<Domain, unix_domain>;
+
   explicit socket(unique_fd fd) noexcept : fd_(std::move(fd)) {}
+
+  static result<readiness> as_readiness(result<bool> ready) noexcept {
+    if (!ready) {
+      return ready.error();
+    }
+    return ready.value() ? readiness::ready : readiness::timed_out;
+  }
+
+  // One whole message into `buffers`; with `tell_end`, peeks first so that the end of the
+  // stream is reported as such, not as an empty message.
+  result<message_info> receive_scattered_message(std::span<const std::span<std::byte>> buffers,
+                                                     bool tell_end) noexcept {
+    if (buffers.size() > max_io_buffers) {
+      return errno_code(EMSGSIZE);
+    }
+    detail::io_vector iov;
+    if (!iov.assign(buffers, 0, max_io_buffers)) {
+      return errno_code(ENOMEM);
+    }
+    if (tell_end) {
+      auto next = detail::peek_next_message(native_handle(), exact_end_of_stream);
+      if (!next) {
+        return next.error();
+      }
+      if (next.value().end_of_stream) {
+        return message_info{0, 0, true};
+      }
+    }
+    auto extent = detail::receive_one_message(native_handle(), iov.data(), iov.size(), iov.bytes());
+    if (!extent) {
+      return extent.error();
+    }
+    return message_info{extent.value().stored, extent.value().message_size, false};
+  }
 
   unique_fd fd_;
 };

@@ -6,10 +6,12 @@
 //   error.hpp        sockpair::errc: errors the library detects itself
 //   unique_fd.hpp    sockpair::unique_fd: owns one descriptor
 //   tags.hpp         stream, dgram, seqpacket, rdm, raw; unix_domain, tipc_domain; pairable
+//   byte_range.hpp   byte_range, writable_byte_range: containers the I/O calls take in place
 //   socket.hpp       sockpair::socket<Type, Domain>: one end and its I/O
 //   socket_pair.hpp  sockpair::socket_pair<Type, Domain>: create a connected pair
 #pragma once
 
+#include <socketpair/byte_range.hpp>
 #include <socketpair/error.hpp>
 #include <socketpair/result.hpp>
 #include <socketpair/socket.hpp>

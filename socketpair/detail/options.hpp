@@ -1,0 +1,133 @@
+// Copyright the socketpair authors. SPDX-License-Identifier: MIT
+//
+// Typed wrappers over getsockopt/setsockopt, fcntl and ioctl for socket's option members.
+// Not part of the public interface.
+#pragma once
+
+#include <socketpair/detail/chrono.hpp>
+#include <socketpair/detail/config.hpp>
+#include <socketpair/detail/syscall.hpp>
+#include <socketpair/result.hpp>
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#if defined(__linux__)
+#include <linux/sockios.h>
+#endif
+
+#include <cerrno>
+#include <climits>
+#include <cstddef>
+
+namespace sockpair::detail {
+
+/// getsockopt(2) of an `int` option.
+[[nodiscard]] inline result<int> get_int_option(int fd, int level, int name) noexcept {
+  int value = 0;
+  socklen_t len = sizeof value;
+  if (::getsockopt(fd, level, name, &value, &len) != 0) {
+    return last_errno_code();
+  }
+  return value;
+}
+
+/// setsockopt(2) of an `int` option.
+[[nodiscard]] inline result<void> set_int_option(int fd, int level, int name, int value) noexcept {
+  return check(::setsockopt(fd, level, name, &value, sizeof value));
+}
+
+/// The address family (domain) of socket `fd`: SO_DOMAIN, or getsockname(2) without it.
+[[nodiscard]] inline result<int> get_socket_family(int fd) noexcept {
+#if defined(SO_DOMAIN)
+  return get_int_option(fd, SOL_SOCKET, SO_DOMAIN);
+#else
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+    return last_errno_code();
+  }
+  return static_cast<int>(address.ss_family);
+#endif
+}
+
+/// SO_SNDBUF / SO_RCVBUF from a byte count; EINVAL past INT_MAX.
+[[nodiscard]] inline result<void> set_buffer_size(int fd, int name, std::size_t bytes) noexcept {
+  if (bytes > static_cast<std::size_t>(INT_MAX)) {
+    return errno_code(EINVAL);
+  }
+  return set_int_option(fd, SOL_SOCKET, name, static_cast<int>(bytes));
+}
+
+[[nodiscard]] inline result<std::size_t> get_buffer_size(int fd, int name) noexcept {
+  auto value = get_int_option(fd, SOL_SOCKET, name);
+  if (!value) {
+    return value.error();
+  }
+  return static_cast<std::size_t>(value.value());
+}
+
+/// SO_SNDTIMEO / SO_RCVTIMEO from a duration; zero means none (block indefinitely).
+[[nodiscard]] inline result<void> set_timeout(int fd, int name,
+                                              std::chrono::microseconds timeout) noexcept {
+  if (timeout < std::chrono::microseconds::zero()) {
+    return errno_code(EINVAL);
+  }
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout);
+  timeval tv{};
+  tv.tv_sec = static_cast<decltype(tv.tv_sec)>(seconds.count());
+  tv.tv_usec = static_cast<decltype(tv.tv_usec)>((timeout - seconds).count());
+  return check(::setsockopt(fd, SOL_SOCKET, name, &tv, sizeof tv));
+}
+
+[[nodiscard]] inline result<std::chrono::microseconds> get_timeout(int fd, int name) noexcept {
+  timeval tv{};
+  socklen_t len = sizeof tv;
+  if (::getsockopt(fd, SOL_SOCKET, name, &tv, &len) != 0) {
+    return last_errno_code();
+  }
+  return std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec);
+}
+
+/// Sets or clears `flag` in the F_GETFL (`get` F_GETFL, `set` F_SETFL) or F_GETFD set.
+[[nodiscard]] inline result<void> set_fcntl_flag(int fd, int get, int set, int flag,
+                                                 bool on) noexcept {
+  const int flags = ::fcntl(fd, get);
+  if (flags == -1) {
+    return last_errno_code();
+  }
+  const int wanted = on ? (flags | flag) : (flags & ~flag);
+  if (wanted == flags) {
+    return success();
+  }
+  return check(::fcntl(fd, set, wanted));
+}
+
+[[nodiscard]] inline result<bool> get_fcntl_flag(int fd, int get, int flag) noexcept {
+  const int flags = ::fcntl(fd, get);
+  if (flags == -1) {
+    return last_errno_code();
+  }
+  return (flags & flag) != 0;
+}
+
+/// An ioctl(2) that reports a count in an `int` (FIONREAD, SIOCOUTQ).
+[[nodiscard]] inline result<std::size_t> ioctl_count(int fd, unsigned long request) noexcept {
+  int value = 0;
+  if (::ioctl(fd, request, &value) != 0) {
+    return last_errno_code();
+  }
+  return static_cast<std::size_t>(value);
+}
+
+/// The ioctl for bytes written but not yet read by the peer.
+#if defined(SIOCOUTQ)
+inline constexpr unsigned long unsent_request = SIOCOUTQ;
+#elif defined(TIOCOUTQ)
+inline constexpr unsigned long unsent_request = TIOCOUTQ;
+#else
+inline constexpr unsigned long unsent_request = 0;  // none: bytes_unsent() fails ENOTTY
+#endif
+
+}  // namespace sockpair::detail
