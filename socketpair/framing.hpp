@@ -17,13 +17,13 @@
 
 #include <socketpair/detail/byte_buffer.hpp>
 #include <socketpair/detail/config.hpp>
+#include <socketpair/detail/io.hpp>
 #include <socketpair/detail/syscall.hpp>
 #include <socketpair/error.hpp>
 #include <socketpair/result.hpp>
 #include <socketpair/socket.hpp>
 #include <socketpair/tags.hpp>
 
-#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -96,6 +96,22 @@ class fd_stream {
     return static_cast<std::size_t>(n);
   }
 
+  /// Gather: one writev(2) of the buffers in order (the first IOV_MAX of them); the count
+  /// may be short.
+  [[nodiscard]] result<std::size_t> send(
+      std::span<const std::span<const std::byte>> buffers) noexcept {
+    detail::io_vector parts;
+    if (!parts.assign(buffers, 0, detail::max_iov)) {
+      return make_error_code(std::errc::not_enough_memory);
+    }
+    const ssize_t n = detail::retry_on_eintr(
+        [&] { return ::writev(fd_, parts.data(), static_cast<int>(parts.size())); });
+    if (n < 0) {
+      return last_errno_code();
+    }
+    return static_cast<std::size_t>(n);
+  }
+
   /// One read(2); the count may be short, and 0 means end of stream.
   [[nodiscard]] result<std::size_t> receive(std::span<std::byte> buffer) noexcept {
     const ssize_t n =
@@ -112,49 +128,12 @@ class fd_stream {
 
 namespace detail {
 
-// One gathered write of `head` then `tail`, for the streams that have one: it lets a writer
-// send its buffer and a large frame together without first copying the frame.
-[[nodiscard]] inline result<std::size_t> gathered_write(int fd, bool is_socket,
-                                                        std::span<const std::byte> head,
-                                                        std::span<const std::byte> tail) noexcept {
-  iovec parts[2];
-  int count = 0;
-  for (const auto part : {head, tail}) {
-    if (!part.empty()) {
-      parts[count++] = iovec{const_cast<std::byte*>(part.data()), part.size()};
-    }
-  }
-  const ssize_t n = retry_on_eintr([&]() -> ssize_t {
-    if (is_socket) {
-      msghdr msg{};
-      msg.msg_iov = parts;
-      msg.msg_iovlen = static_cast<decltype(msg.msg_iovlen)>(count);
-      return ::sendmsg(fd, &msg, no_sigpipe);
-    }
-    return ::writev(fd, parts, count);
-  });
-  if (n < 0) {
-    return last_errno_code();
-  }
-  return static_cast<std::size_t>(n);
-}
-
-template <socket_domain Domain>
-[[nodiscard]] result<std::size_t> send_gathered(socket<stream, Domain>& s,
-                                                std::span<const std::byte> head,
-                                                std::span<const std::byte> tail) noexcept {
-  return gathered_write(s.native_handle(), true, head, tail);
-}
-
-[[nodiscard]] inline result<std::size_t> send_gathered(fd_stream& s,
-                                                       std::span<const std::byte> head,
-                                                       std::span<const std::byte> tail) noexcept {
-  return gathered_write(s.native_handle(), false, head, tail);
-}
-
+// A stream with a gathered send (`socket<stream>`, `fd_stream`): a writer then sends its
+// buffer and a large frame together, without first copying the frame.
 template <class S>
-concept gathering_stream = requires(S& s, std::span<const std::byte> part) {
-  send_gathered(s, part, part);
+concept gathering_stream = requires(S& s, std::span<const std::span<const std::byte>> parts) {
+  { s.send(parts) }
+  noexcept->std::same_as<result<std::size_t>>;
 };
 
 inline void store_frame_length(std::byte* out, std::size_t length) noexcept {
@@ -321,7 +300,8 @@ class frame_writer {
       std::size_t frame_sent = 0;
       while (begin_ < end_ || frame_sent < frame.size()) {
         const std::span<const std::byte> head(buffer_.data() + begin_, end_ - begin_);
-        auto sent = detail::send_gathered(*stream_, head, frame.subspan(frame_sent));
+        const std::span<const std::byte> parts[2] = {head, frame.subspan(frame_sent)};
+        auto sent = stream_->send(std::span<const std::span<const std::byte>>(parts));
         if (!sent || sent.value() == 0) {
           break;
         }
