@@ -17,6 +17,7 @@
 
 #include <socketpair/detail/config.hpp>
 #include <socketpair/detail/io.hpp>
+#include <socketpair/detail/sizes.hpp>
 #include <socketpair/detail/syscall.hpp>
 #include <socketpair/result.hpp>
 #include <socketpair/socket.hpp>
@@ -25,7 +26,6 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include <algorithm>
 #include <cstddef>
 #include <span>
 #include <system_error>
@@ -59,7 +59,7 @@ inline constexpr std::size_t batch_chunk = 64;
 struct batch_per_message {
   [[nodiscard]] static result<std::size_t> send(
       int fd, std::span<const std::span<const std::byte>> messages) noexcept {
-    const std::size_t total = std::min(messages.size(), max_batch_size);
+    const std::size_t total = smaller_of(messages.size(), max_batch_size);
     std::size_t done = 0;
     for (; done < total; ++done) {
       auto sent = send_some(fd, messages[done]);
@@ -79,7 +79,7 @@ struct batch_per_message {
     if (results.size() < buffers.size()) {
       return make_error_code(std::errc::invalid_argument);
     }
-    const std::size_t total = std::min(buffers.size(), max_batch_size);
+    const std::size_t total = smaller_of(buffers.size(), max_batch_size);
     std::size_t done = 0;
     for (; done < total; ++done) {
       auto got = receive_one_message(fd, buffers[done], done == 0 ? 0 : MSG_DONTWAIT);
@@ -100,10 +100,10 @@ struct batch_per_message {
 struct batch_syscalls {
   [[nodiscard]] static result<std::size_t> send(
       int fd, std::span<const std::span<const std::byte>> messages) noexcept {
-    const std::size_t total = std::min(messages.size(), max_batch_size);
+    const std::size_t total = smaller_of(messages.size(), max_batch_size);
     std::size_t done = 0;
     while (done < total) {
-      const std::size_t count = std::min(total - done, batch_chunk);
+      const std::size_t count = smaller_of(total - done, batch_chunk);
       mmsghdr headers[batch_chunk];
       iovec parts[batch_chunk];
       for (std::size_t i = 0; i < count; ++i) {
@@ -135,10 +135,10 @@ struct batch_syscalls {
     if (results.size() < buffers.size()) {
       return make_error_code(std::errc::invalid_argument);
     }
-    const std::size_t total = std::min(buffers.size(), max_batch_size);
+    const std::size_t total = smaller_of(buffers.size(), max_batch_size);
     std::size_t done = 0;
     while (done < total) {
-      const std::size_t count = std::min(total - done, batch_chunk);
+      const std::size_t count = smaller_of(total - done, batch_chunk);
       mmsghdr headers[batch_chunk];
       iovec parts[batch_chunk];
       for (std::size_t i = 0; i < count; ++i) {
@@ -162,7 +162,7 @@ struct batch_syscalls {
       for (std::size_t i = 0; i < static_cast<std::size_t>(got); ++i) {
         const std::size_t length = headers[i].msg_len;
         const std::size_t room = parts[i].iov_len;
-        results[done + i] = {std::min(length, room), length,
+        results[done + i] = {smaller_of(length, room), length,
                              (headers[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 || length > room};
       }
       done += static_cast<std::size_t>(got);

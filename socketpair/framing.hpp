@@ -18,6 +18,7 @@
 #include <socketpair/detail/byte_buffer.hpp>
 #include <socketpair/detail/config.hpp>
 #include <socketpair/detail/io.hpp>
+#include <socketpair/detail/sizes.hpp>
 #include <socketpair/detail/syscall.hpp>
 #include <socketpair/error.hpp>
 #include <socketpair/result.hpp>
@@ -28,7 +29,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -185,7 +185,7 @@ class frame_writer {
   /// Borrows `stream`, which must outlive the writer. Allocates nothing until the first write.
   explicit frame_writer(Stream& stream, frame_writer_options options = {}) noexcept
       : stream_(&stream), options_(options) {
-    options_.max_frame_size = std::min(options_.max_frame_size, max_frame_size_limit);
+    options_.max_frame_size = detail::smaller_of(options_.max_frame_size, max_frame_size_limit);
   }
 
   /// A moved-from writer holds nothing and may only be destroyed or assigned to.
@@ -280,9 +280,9 @@ class frame_writer {
     }
     const std::size_t bound =
         options_.flush_threshold + frame_header_size + options_.max_frame_size;
-    std::size_t capacity =
-        std::max(buffer_.capacity() * 2, options_.flush_threshold + frame_header_size + 256);
-    capacity = std::max(std::min(capacity, bound), pending + extra);
+    std::size_t capacity = detail::larger_of(buffer_.capacity() * 2,
+                                             options_.flush_threshold + frame_header_size + 256);
+    capacity = detail::larger_of(detail::smaller_of(capacity, bound), pending + extra);
     return buffer_.reallocate(capacity, pending);
   }
 
@@ -305,7 +305,7 @@ class frame_writer {
         if (!sent || sent.value() == 0) {
           break;
         }
-        const std::size_t from_head = std::min(sent.value(), head.size());
+        const std::size_t from_head = detail::smaller_of(sent.value(), head.size());
         begin_ += from_head;
         frame_sent += sent.value() - from_head;
       }
@@ -361,8 +361,8 @@ class frame_reader {
   /// Borrows `stream`, which must outlive the reader. Allocates nothing until the first read.
   explicit frame_reader(Stream& stream, frame_reader_options options = {}) noexcept
       : stream_(&stream), options_(options) {
-    options_.max_frame_size = std::min(options_.max_frame_size, max_frame_size_limit);
-    options_.read_size = std::max<std::size_t>(options_.read_size, 1);
+    options_.max_frame_size = detail::smaller_of(options_.max_frame_size, max_frame_size_limit);
+    options_.read_size = detail::larger_of(options_.read_size, 1);
   }
 
   /// A moved-from reader holds nothing and may only be destroyed or assigned to. Spans
@@ -454,9 +454,9 @@ class frame_reader {
     const std::size_t capacity = buffer_.capacity();
     if (capacity < needed || capacity == 0) {
       const std::size_t bound =
-          std::max(options_.read_size, frame_header_size + options_.max_frame_size);
+          detail::larger_of(options_.read_size, frame_header_size + options_.max_frame_size);
       std::size_t grown = capacity == 0 ? options_.read_size : capacity * 2;
-      grown = std::max(std::min(grown, bound), needed);
+      grown = detail::larger_of(detail::smaller_of(grown, bound), needed);
       if (begin_ > 0) {
         std::memmove(buffer_.data(), buffer_.data() + begin_, buffered);
         begin_ = 0;

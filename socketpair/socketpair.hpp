@@ -9,10 +9,14 @@
 //   byte_range.hpp   byte_range, writable_byte_range: containers the I/O calls take in place
 //   socket.hpp       sockpair::socket<Type, Domain>: one end and its I/O
 //   socket_pair.hpp  sockpair::socket_pair<Type, Domain>: create a connected pair
+//   framing.hpp      frame_writer, frame_reader: length-prefixed frames over a stream
+//   batch.hpp        send_batch, receive_batch: many messages per system call
 #pragma once
 
+#include <socketpair/batch.hpp>
 #include <socketpair/byte_range.hpp>
 #include <socketpair/error.hpp>
+#include <socketpair/framing.hpp>
 #include <socketpair/result.hpp>
 #include <socketpair/socket.hpp>
 #include <socketpair/socket_pair.hpp>

@@ -1,0 +1,21 @@
+// Copyright the socketpair authors. SPDX-License-Identifier: MIT
+//
+// std::min and std::max for sizes, without <algorithm> (which costs every includer of the
+// umbrella header about 11,000 preprocessed lines). Nothing here is part of the interface.
+#pragma once
+
+#include <socketpair/detail/config.hpp>
+
+#include <cstddef>
+
+namespace sockpair::detail {
+
+[[nodiscard]] constexpr std::size_t smaller_of(std::size_t a, std::size_t b) noexcept {
+  return b < a ? b : a;
+}
+
+[[nodiscard]] constexpr std::size_t larger_of(std::size_t a, std::size_t b) noexcept {
+  return a < b ? b : a;
+}
+
+}  // namespace sockpair::detail
