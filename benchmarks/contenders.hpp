@@ -24,13 +24,6 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include <boost/asio/buffer.hpp>
-#include <boost/asio/generic/seq_packet_protocol.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/local/connect_pair.hpp>
-#include <boost/asio/local/datagram_protocol.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
-#include <boost/asio/socket_base.hpp>
 #include <socketpair/socket_pair.hpp>
 #include <socketpair/tags.hpp>
 
@@ -40,6 +33,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "benchmarks/asio.hpp"
 #include "benchmarks/support.hpp"
 
 namespace bench {
@@ -221,8 +215,7 @@ template <class Type>
 struct raw_socketpair {
   static std::string name() { return "raw_socketpair"; }
 
-  static std::pair<raw_socket_end<Type>, raw_socket_end<Type>> make(
-      channel_options options = {}) {
+  static std::pair<raw_socket_end<Type>, raw_socket_end<Type>> make(channel_options options = {}) {
     int fds[2];
     if (::socketpair(AF_UNIX, Type::value | SOCK_CLOEXEC, 0, fds) != 0) {
       fail("socketpair");
@@ -296,8 +289,9 @@ void set_library_buffers(Socket& socket, int size) {
   if (size <= 0) {
     return;
   }
-  if constexpr (requires { socket.set_send_buffer_size(size); } &&
-                requires { socket.set_receive_buffer_size(size); }) {
+  if constexpr (
+      requires { socket.set_send_buffer_size(size); } &&
+      requires { socket.set_receive_buffer_size(size); }) {
     if (!socket.set_send_buffer_size(size) || !socket.set_receive_buffer_size(size)) {
       fail("set_send_buffer_size/set_receive_buffer_size");
     }
@@ -355,8 +349,8 @@ class asio_end {
     if constexpr (std::is_same_v<Type, sockpair::stream>) {
       std::size_t done = 0;
       while (done < data.size()) {
-        done += socket_.write_some(
-            boost::asio::buffer(data.data() + done, data.size() - done), error);
+        done +=
+            socket_.write_some(boost::asio::buffer(data.data() + done, data.size() - done), error);
         if (error) {
           return false;
         }
@@ -373,8 +367,8 @@ class asio_end {
     if constexpr (std::is_same_v<Type, sockpair::stream>) {
       std::size_t done = 0;
       while (done < buffer.size()) {
-        done += socket_.read_some(
-            boost::asio::buffer(buffer.data() + done, buffer.size() - done), error);
+        done += socket_.read_some(boost::asio::buffer(buffer.data() + done, buffer.size() - done),
+                                  error);
         if (error == boost::asio::error::eof && done == 0) {
           return 0;
         }
@@ -387,8 +381,7 @@ class asio_end {
       std::size_t n;
       if constexpr (std::is_same_v<Type, sockpair::seqpacket>) {
         boost::asio::socket_base::message_flags out_flags = 0;
-        n = socket_.receive(boost::asio::buffer(buffer.data(), buffer.size()), 0, out_flags,
-                            error);
+        n = socket_.receive(boost::asio::buffer(buffer.data(), buffer.size()), 0, out_flags, error);
       } else {
         n = socket_.receive(boost::asio::buffer(buffer.data(), buffer.size()), 0, error);
       }
@@ -450,8 +443,7 @@ struct asio_channel {
       for (socket_type* s : {&first, &second}) {
         s->set_option(boost::asio::socket_base::send_buffer_size(options.buffer_size), error);
         if (!error) {
-          s->set_option(boost::asio::socket_base::receive_buffer_size(options.buffer_size),
-                        error);
+          s->set_option(boost::asio::socket_base::receive_buffer_size(options.buffer_size), error);
         }
         if (error) {
           fail(("asio set_option: " + error.message()).c_str());

@@ -12,15 +12,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <boost/asio/local/connect_pair.hpp>
-#include <boost/asio/local/datagram_protocol.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
 #include <socketpair/socket_pair.hpp>
 #include <socketpair/tags.hpp>
 
 #include <cstdint>
 #include <string>
+#include <type_traits>
 
+#include "benchmarks/asio.hpp"
 #include "benchmarks/contenders.hpp"
 #include "benchmarks/support.hpp"
 
@@ -86,8 +85,7 @@ void register_socket_create() {
   benchmark::RegisterBenchmark(name("create", "raw_socketpair" + suffix).c_str(),
                                create_raw_socketpair<Type>)
       ->Arg(0);
-  benchmark::RegisterBenchmark(name("create", "sockpair" + suffix).c_str(),
-                               create_sockpair<Type>)
+  benchmark::RegisterBenchmark(name("create", "sockpair" + suffix).c_str(), create_sockpair<Type>)
       ->Arg(0);
   if constexpr (!std::is_same_v<Type, sockpair::seqpacket>) {  // Asio 1.81: no local seqpacket
     benchmark::RegisterBenchmark(name("create", "asio" + suffix).c_str(), create_asio<Type>)

@@ -78,8 +78,7 @@ inline void stamp(bytes message, std::uint64_t sequence) {
 }
 
 /// `<case>/<contender>`; Google Benchmark appends `/<param>`.
-[[nodiscard]] inline std::string name(const std::string& case_name,
-                                      const std::string& contender) {
+[[nodiscard]] inline std::string name(const std::string& case_name, const std::string& contender) {
   return case_name + "/" + contender;
 }
 

@@ -75,8 +75,8 @@ void throughput(benchmark::State& state, int buffer_size) {
   }
   writer.end_writing();
   reader_thread.join();
-  const auto messages = static_cast<std::int64_t>(state.iterations()) *
-                        static_cast<std::int64_t>(per_batch);
+  const auto messages =
+      static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(per_batch);
   state.SetBytesProcessed(messages * static_cast<std::int64_t>(size));
   state.SetItemsProcessed(messages);
 }

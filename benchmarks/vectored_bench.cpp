@@ -19,14 +19,12 @@
 #include <unistd.h>
 
 #include <array>
-#include <boost/asio/buffer.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/write.hpp>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
+#include "benchmarks/asio.hpp"
 #include "benchmarks/contenders.hpp"
 #include "benchmarks/support.hpp"
 

@@ -1,0 +1,80 @@
+// Copyright the socketpair authors. SPDX-License-Identifier: MIT
+//
+// The loop shared by the instruction-count programs (raw.cpp, sockpair.cpp, asio.cpp).
+//
+// Each program moves N messages of 64 bytes over a stream pair on one thread: send on one
+// end, receive on the other, compare. The calls that move the bytes sit in four functions
+// with C names, never inlined, so that `valgrind --tool=callgrind
+// --toggle-collect=measured_*` counts exactly those calls and nothing of the loop around them:
+//
+//   measured_send_some / measured_receive_some    one send / one receive call each
+//   measured_send_all / measured_receive_exact    calls that loop until every byte moved
+//
+//   usage: PROGRAM [N=100000] [some|exact (default exact)]
+//
+// Exit status 0 only when every message arrived intact.
+#pragma once
+
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+// A measured call: C linkage (its name is the same for every compiler), never inlined or
+// cloned, so that the count covers the call and everything it runs.
+#if defined(__clang__)
+#define BENCH_MEASURED extern "C" __attribute__((noinline, used))
+#else
+#define BENCH_MEASURED extern "C" __attribute__((noinline, noclone, used))
+#endif
+
+namespace bench::instructions {
+
+inline constexpr std::size_t message_size = 64;
+inline constexpr long default_count = 100000;
+
+/// The four measured calls of one path, on its endpoint type.
+template <class Endpoint>
+struct path {
+  const char* name;
+  bool (*send_some)(Endpoint&, const std::byte*, std::size_t);
+  bool (*receive_some)(Endpoint&, std::byte*, std::size_t);
+  bool (*send_all)(Endpoint&, const std::byte*, std::size_t);
+  bool (*receive_exact)(Endpoint&, std::byte*, std::size_t);
+};
+
+template <class Endpoint>
+int drive(int argc, char** argv, const path<Endpoint>& calls, Endpoint& sender,
+          Endpoint& receiver) {
+  const long count = argc > 1 ? std::atol(argv[1]) : default_count;
+  const std::string_view mode = argc > 2 ? argv[2] : "exact";
+  if (count < 0 || (mode != "some" && mode != "exact")) {
+    std::fprintf(stderr, "usage: %s [N] [some|exact]\n", argv[0]);
+    return 2;
+  }
+  const bool exact = mode == "exact";
+  std::byte out[message_size];
+  std::byte in[message_size];
+  for (std::size_t i = 0; i < message_size; ++i) {
+    out[i] = static_cast<std::byte>(i * 7 + 1);
+  }
+  for (long i = 0; i < count; ++i) {
+    std::memcpy(out, &i, sizeof i);
+    std::memset(in, 0, sizeof in);
+    const bool sent =
+        exact ? calls.send_all(sender, out, sizeof out) : calls.send_some(sender, out, sizeof out);
+    const bool received = exact ? calls.receive_exact(receiver, in, sizeof in)
+                                : calls.receive_some(receiver, in, sizeof in);
+    if (!sent || !received || std::memcmp(in, out, sizeof out) != 0) {
+      std::fprintf(stderr, "%s: message %ld lost or corrupted (%s)\n", calls.name, i,
+                   exact ? "exact" : "some");
+      return 1;
+    }
+  }
+  std::printf("%s: %ld messages of %zu bytes verified (%s)\n", calls.name, count, message_size,
+              exact ? "send_all/receive_exact" : "one send/receive call each");
+  return 0;
+}
+
+}  // namespace bench::instructions

@@ -1,0 +1,44 @@
+// Copyright the socketpair authors. SPDX-License-Identifier: MIT
+//
+// The library's path: sockpair::socket<stream>'s send/receive and send_all/receive_exact on
+// a socket_pair<stream>. See driver.hpp.
+#include <socketpair/socket.hpp>
+#include <socketpair/socket_pair.hpp>
+#include <socketpair/tags.hpp>
+
+#include <cstddef>
+#include <span>
+#include <utility>
+
+#include "benchmarks/instructions/driver.hpp"
+
+using end = sockpair::socket<sockpair::stream>;
+
+BENCH_MEASURED bool measured_send_some(end& socket, const std::byte* data, std::size_t size) {
+  const auto sent = socket.send({data, size});
+  return sent && sent.value() == size;
+}
+
+BENCH_MEASURED bool measured_receive_some(end& socket, std::byte* data, std::size_t size) {
+  const auto got = socket.receive({data, size});
+  return got && got.value() == size;
+}
+
+BENCH_MEASURED bool measured_send_all(end& socket, const std::byte* data, std::size_t size) {
+  return socket.send_all({data, size}).has_value();
+}
+
+BENCH_MEASURED bool measured_receive_exact(end& socket, std::byte* data, std::size_t size) {
+  return socket.receive_exact({data, size}).has_value();
+}
+
+int main(int argc, char** argv) {
+  auto pair = sockpair::socket_pair<sockpair::stream>::create();
+  if (!pair) {
+    return 1;
+  }
+  auto [sender, receiver] = std::move(pair).value();
+  const bench::instructions::path<end> calls{"sockpair", measured_send_some, measured_receive_some,
+                                             measured_send_all, measured_receive_exact};
+  return bench::instructions::drive(argc, argv, calls, sender, receiver);
+}
