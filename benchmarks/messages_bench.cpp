@@ -1,0 +1,414 @@
+// Copyright the socketpair authors. SPDX-License-Identifier: MIT
+//
+// Many messages of `param` bytes in one direction: a writer thread (the benchmark loop) and a
+// reader thread that checks every message's size and stamp.
+//
+//   messages/pipe_write_per_message/<size>          pipe(2), one write(2) per message; the
+//                                                   reader reads up to 64 KiB per read(2)
+//   messages/raw_seqpacket_send_per_message/<size>  seqpacket pair, one send(2) and one
+//                                                   recv(2) per message
+//   messages/sockpair_seqpacket_batched/<size>      seqpacket pair, send_batch/receive_batch
+//                                                   of up to 64 messages per call
+//   messages/sockpair_framed_stream/<size>          stream pair, frame_writer/frame_reader
+//   messages/framing_over_pipe/<size>               the same framing code over pipe(2)
+//
+// Kernel default buffers everywhere. One iteration moves a batch of 4 MiB (at least 16
+// messages); its time runs from the writer's first call until the reader holds the batch's
+// last message (manual time), so nothing still in a kernel or framing buffer counts as moved.
+#include <benchmark/benchmark.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <socketpair/batch.hpp>
+#include <socketpair/framing.hpp>
+#include <socketpair/socket_pair.hpp>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "benchmarks/support.hpp"
+
+namespace bench {
+namespace {
+
+constexpr std::size_t batch_bytes = std::size_t{4} << 20;
+constexpr std::size_t messages_per_call = 64;  // the batched contender's batch
+
+// Writes all of `data` to a descriptor with write(2) (a pipe may take a large write in parts).
+void write_fully(int fd, const_bytes data) {
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      fail("messages: write");
+    }
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+// Fills `buffer` with read(2); false if the stream ended before the first byte.
+bool read_fully(int fd, bytes buffer) {
+  std::size_t done = 0;
+  while (done < buffer.size()) {
+    const ssize_t n = ::read(fd, buffer.data() + done, buffer.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      fail("messages: read");
+    }
+    if (n == 0) {
+      if (done == 0) {
+        return false;
+      }
+      fail("messages: end of stream inside a batch");
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+void check_message(const_bytes message, std::size_t size, std::uint64_t sequence) {
+  if (message.size() != size) {
+    fail("messages: a message of the wrong size");
+  }
+  if (!has_stamp(message, sequence)) {
+    fail("messages: message lost or out of order");
+  }
+}
+
+std::pair<fd, fd> make_pipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    fail("pipe2");
+  }
+  return {fd(fds[0]), fd(fds[1])};
+}
+
+template <class Type>
+std::pair<sockpair::socket<Type>, sockpair::socket<Type>> make_pair() {
+  auto pair = sockpair::socket_pair<Type>::create();
+  if (!pair) {
+    fail("socket_pair::create");
+  }
+  return {std::move(pair.value().first), std::move(pair.value().second)};
+}
+
+// ---- The contenders: each writes and reads `count` stamped messages per batch --------------
+
+class pipe_write_per_message {
+ public:
+  static constexpr const char* name = "pipe_write_per_message";
+
+  explicit pipe_write_per_message(std::size_t size)
+      : size_(size),
+        message_(size, std::byte{0x5a}),
+        chunk_(std::max<std::size_t>(1, (64 * 1024) / size) * size) {
+    std::tie(read_end_, write_end_) = make_pipe();
+  }
+
+  void write_batch(std::size_t count, std::uint64_t& sequence) {
+    for (std::size_t i = 0; i < count; ++i) {
+      stamp(message_, sequence++);
+      write_fully(write_end_.get(), message_);
+    }
+  }
+
+  // Reads whole chunks of messages (up to 64 KiB per read(2)): the pipe's best case.
+  bool read_batch(std::size_t count, std::uint64_t& sequence) {
+    while (count > 0) {
+      const std::size_t in_chunk = std::min(count, chunk_.size() / size_);
+      if (!read_fully(read_end_.get(), bytes(chunk_).first(in_chunk * size_))) {
+        return false;
+      }
+      for (std::size_t i = 0; i < in_chunk; ++i) {
+        check_message(bytes(chunk_).subspan(i * size_, size_), size_, sequence++);
+      }
+      count -= in_chunk;
+    }
+    return true;
+  }
+
+  void end_writing() { write_end_.reset(); }
+
+ private:
+  std::size_t size_;
+  std::vector<std::byte> message_;
+  std::vector<std::byte> chunk_;
+  fd read_end_;
+  fd write_end_;
+};
+
+class raw_seqpacket_send_per_message {
+ public:
+  static constexpr const char* name = "raw_seqpacket_send_per_message";
+
+  explicit raw_seqpacket_send_per_message(std::size_t size)
+      : size_(size), message_(size, std::byte{0x5a}), buffer_(size + 1) {
+    int fds[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
+      fail("socketpair");
+    }
+    writer_.reset(fds[0]);
+    reader_.reset(fds[1]);
+  }
+
+  void write_batch(std::size_t count, std::uint64_t& sequence) {
+    for (std::size_t i = 0; i < count; ++i) {
+      stamp(message_, sequence++);
+      ssize_t n;
+      do {
+        n = ::send(writer_.get(), message_.data(), message_.size(), MSG_NOSIGNAL);
+      } while (n < 0 && errno == EINTR);
+      if (n != static_cast<ssize_t>(size_)) {
+        fail("messages: send");
+      }
+    }
+  }
+
+  bool read_batch(std::size_t count, std::uint64_t& sequence) {
+    for (std::size_t i = 0; i < count; ++i) {
+      ssize_t n;
+      do {
+        n = ::recv(reader_.get(), buffer_.data(), buffer_.size(), 0);
+      } while (n < 0 && errno == EINTR);
+      if (n < 0) {
+        fail("messages: recv");
+      }
+      if (n == 0 && i == 0) {
+        return false;  // the end (every message here has at least 64 bytes)
+      }
+      check_message(bytes(buffer_).first(static_cast<std::size_t>(n)), size_, sequence++);
+    }
+    return true;
+  }
+
+  void end_writing() { ::shutdown(writer_.get(), SHUT_WR); }
+
+ private:
+  std::size_t size_;
+  std::vector<std::byte> message_;
+  std::vector<std::byte> buffer_;
+  fd writer_;
+  fd reader_;
+};
+
+class sockpair_seqpacket_batched {
+ public:
+  static constexpr const char* name = "sockpair_seqpacket_batched";
+
+  explicit sockpair_seqpacket_batched(std::size_t size)
+      : size_(size),
+        out_storage_(messages_per_call * size, std::byte{0x5a}),
+        in_storage_(messages_per_call * (size + 1)) {
+    std::tie(writer_, reader_) = make_pair<sockpair::seqpacket>();
+    for (std::size_t i = 0; i < messages_per_call; ++i) {
+      out_[i] = const_bytes(out_storage_).subspan(i * size, size);
+      in_[i] = bytes(in_storage_).subspan(i * (size + 1), size + 1);
+    }
+  }
+
+  void write_batch(std::size_t count, std::uint64_t& sequence) {
+    while (count > 0) {
+      const std::size_t n = std::min(count, messages_per_call);
+      for (std::size_t i = 0; i < n; ++i) {
+        stamp(bytes(out_storage_).subspan(i * size_, size_), sequence++);
+      }
+      const auto batch = std::span(out_).first(n);
+      for (std::size_t done = 0; done < n;) {
+        auto sent = sockpair::send_batch(writer_, batch.subspan(done));
+        if (!sent) {
+          fail("messages: send_batch");
+        }
+        done += sent.value();
+      }
+      count -= n;
+    }
+  }
+
+  bool read_batch(std::size_t count, std::uint64_t& sequence) {
+    bool first = true;
+    while (count > 0) {
+      const std::size_t n = std::min(count, messages_per_call);
+      auto got = sockpair::receive_batch(reader_, std::span(in_).first(n), results_);
+      if (!got) {
+        fail("messages: receive_batch");
+      }
+      for (std::size_t i = 0; i < got.value(); ++i) {
+        if (results_[i].size == 0 && first && i == 0) {
+          return false;  // the end reads as empty messages
+        }
+        if (results_[i].truncated) {
+          fail("messages: a message of the wrong size");
+        }
+        check_message(in_[i].first(results_[i].size), size_, sequence++);
+      }
+      first = false;
+      count -= got.value();
+    }
+    return true;
+  }
+
+  void end_writing() { static_cast<void>(writer_.shutdown(sockpair::shutdown_how::write)); }
+
+ private:
+  std::size_t size_;
+  std::vector<std::byte> out_storage_;
+  std::vector<std::byte> in_storage_;
+  std::array<const_bytes, messages_per_call> out_;
+  std::array<bytes, messages_per_call> in_;
+  std::array<sockpair::received_message, messages_per_call> results_;
+  sockpair::socket<sockpair::seqpacket> writer_;
+  sockpair::socket<sockpair::seqpacket> reader_;
+};
+
+// The framed contenders: one frame per message, default writer and reader options.
+template <class Stream>
+class framed {
+ public:
+  void write_batch(std::size_t count, std::uint64_t& sequence) {
+    for (std::size_t i = 0; i < count; ++i) {
+      stamp(message_, sequence++);
+      if (!writer_.write(message_)) {
+        fail("messages: frame_writer::write");
+      }
+    }
+    if (!writer_.flush()) {
+      fail("messages: frame_writer::flush");
+    }
+  }
+
+  bool read_batch(std::size_t count, std::uint64_t& sequence) {
+    for (std::size_t i = 0; i < count; ++i) {
+      auto frame = reader_.read();
+      if (!frame) {
+        fail("messages: frame_reader::read");
+      }
+      if (!frame.value()) {
+        if (i == 0) {
+          return false;
+        }
+        fail("messages: end of stream inside a batch");
+      }
+      check_message(*frame.value(), size_, sequence++);
+    }
+    return true;
+  }
+
+ protected:
+  framed(std::size_t size, Stream& out, Stream& in)
+      : size_(size), message_(size, std::byte{0x5a}), writer_(out), reader_(in) {}
+
+ private:
+  std::size_t size_;
+  std::vector<std::byte> message_;
+  sockpair::frame_writer<Stream> writer_;
+  sockpair::frame_reader<Stream> reader_;
+};
+
+// Members that must exist before the `framed` base is built.
+struct stream_ends {
+  stream_ends() { std::tie(writer, reader) = make_pair<sockpair::stream>(); }
+  sockpair::socket<sockpair::stream> writer;
+  sockpair::socket<sockpair::stream> reader;
+};
+
+class sockpair_framed_stream : private stream_ends,
+                               public framed<sockpair::socket<sockpair::stream>> {
+ public:
+  static constexpr const char* name = "sockpair_framed_stream";
+  explicit sockpair_framed_stream(std::size_t size) : framed(size, writer, reader) {}
+  void end_writing() { static_cast<void>(writer.shutdown(sockpair::shutdown_how::write)); }
+};
+
+struct pipe_ends {
+  pipe_ends() : pipe(make_pipe()), reader(pipe.first.get()), writer(pipe.second.get()) {}
+  std::pair<fd, fd> pipe;
+  sockpair::fd_stream reader;
+  sockpair::fd_stream writer;
+};
+
+class framing_over_pipe : private pipe_ends, public framed<sockpair::fd_stream> {
+ public:
+  static constexpr const char* name = "framing_over_pipe";
+  explicit framing_over_pipe(std::size_t size) : framed(size, writer, reader) {}
+  void end_writing() { pipe.second.reset(); }
+};
+
+// ---- The harness ------------------------------------------------------------------------------
+
+template <class Contender>
+void messages(benchmark::State& state) {
+  const auto size = static_cast<std::size_t>(state.range(0));
+  const std::size_t per_batch = std::max<std::size_t>(16, batch_bytes / size);
+  Contender channel(size);
+
+  std::atomic<std::uint64_t> batches_read{0};
+  std::atomic<std::int64_t> last_message_at{0};
+  std::thread reader_thread([&] {
+    std::uint64_t sequence = 0;
+    for (std::uint64_t batch = 1;; ++batch) {
+      if (!channel.read_batch(per_batch, sequence)) {
+        return;  // the writer is done
+      }
+      last_message_at.store(now_ns(), std::memory_order_relaxed);
+      batches_read.store(batch, std::memory_order_release);
+      batches_read.notify_one();
+    }
+  });
+
+  std::uint64_t sequence = 0;
+  std::uint64_t batch = 0;
+  for (auto _ : state) {
+    const std::int64_t started = now_ns();
+    channel.write_batch(per_batch, sequence);
+    ++batch;
+    for (auto seen = batches_read.load(std::memory_order_acquire); seen != batch;
+         seen = batches_read.load(std::memory_order_acquire)) {
+      batches_read.wait(seen, std::memory_order_acquire);
+    }
+    state.SetIterationTime(
+        static_cast<double>(last_message_at.load(std::memory_order_relaxed) - started) * 1e-9);
+  }
+  channel.end_writing();
+  reader_thread.join();
+  const auto count =
+      static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(per_batch);
+  state.SetItemsProcessed(count);
+  state.SetBytesProcessed(count * static_cast<std::int64_t>(size));
+}
+
+template <class Contender>
+void register_messages() {
+  benchmark::RegisterBenchmark(name("messages", Contender::name).c_str(), messages<Contender>)
+      ->Arg(64)
+      ->Arg(4096)
+      ->Arg(64 * 1024)
+      ->UseManualTime()
+      ->Unit(benchmark::kMicrosecond);
+}
+
+[[maybe_unused]] const bool registered = [] {
+  ::signal(SIGPIPE, SIG_IGN);  // a pipe's writer must see EPIPE, not die, if its reader fails
+  register_messages<pipe_write_per_message>();
+  register_messages<raw_seqpacket_send_per_message>();
+  register_messages<sockpair_seqpacket_batched>();
+  register_messages<sockpair_framed_stream>();
+  register_messages<framing_over_pipe>();
+  return true;
+}();
+
+}  // namespace
+}  // namespace bench
