@@ -20,6 +20,9 @@ namespace sockpair::detail {
 /// (a check that does not wait).
 [[nodiscard]] inline result<bool> wait_for(int fd, short events,
                                            std::chrono::nanoseconds timeout) noexcept {
+  if (fd < 0) {
+    return errno_code(EBADF);  // poll(2) would skip it and just sleep
+  }
   using clock = std::chrono::steady_clock;
   const clock::time_point start = clock::now();
   if (timeout < std::chrono::nanoseconds::zero()) {
@@ -59,6 +62,9 @@ namespace sockpair::detail {
 
 /// As above, with no timeout.
 [[nodiscard]] inline result<bool> wait_for(int fd, short events) noexcept {
+  if (fd < 0) {
+    return errno_code(EBADF);
+  }
   for (;;) {
     pollfd p{fd, events, 0};
     const int rc = ::poll(&p, 1, -1);

@@ -1,0 +1,178 @@
+// Socket options as typed calls (checked against what the kernel reports through the raw
+// calls), and adopting a raw descriptor with a check of its kind.
+#include <socketpair/socketpair.hpp>
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <string_view>
+
+#include "tests/io/io_support.hpp"
+#include "tests/support/fds.hpp"
+
+namespace sockpair::testing {
+namespace {
+
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+
+int raw_int_option(int fd, int name) {
+  int value = -1;
+  socklen_t len = sizeof value;
+  EXPECT_EQ(::getsockopt(fd, SOL_SOCKET, name, &value, &len), 0);
+  return value;
+}
+
+TEST(BufferSizes, LinuxDoublesTheValueGivenAndReportsWhatItUses) {
+  auto pair = socket_pair<stream>::create().value();
+  auto& s = pair.first;
+  ASSERT_TRUE(s.set_send_buffer_size(64 * 1024));
+  ASSERT_TRUE(s.set_receive_buffer_size(48 * 1024));
+  EXPECT_EQ(s.send_buffer_size().value(), 2u * 64 * 1024);
+  EXPECT_EQ(s.receive_buffer_size().value(), 2u * 48 * 1024);
+  EXPECT_EQ(s.send_buffer_size().value(),
+            static_cast<std::size_t>(raw_int_option(s.native_handle(), SO_SNDBUF)));
+  EXPECT_EQ(s.receive_buffer_size().value(),
+            static_cast<std::size_t>(raw_int_option(s.native_handle(), SO_RCVBUF)));
+  EXPECT_EQ(s.set_send_buffer_size(std::size_t{1} << 40).error(), std::errc::invalid_argument);
+}
+
+TEST(Timeouts, RoundTripThroughTheKernelAndZeroMeansNone) {
+  auto pair = socket_pair<seqpacket>::create().value();
+  auto& s = pair.first;
+  EXPECT_EQ(s.receive_timeout().value(), microseconds(0)) << "none by default";
+  ASSERT_TRUE(s.set_receive_timeout(milliseconds(1500)));
+  ASSERT_TRUE(s.set_send_timeout(std::chrono::seconds(3)));
+  EXPECT_EQ(s.receive_timeout().value(), milliseconds(1500));
+  EXPECT_EQ(s.send_timeout().value(), std::chrono::seconds(3));
+  timeval raw{};
+  socklen_t len = sizeof raw;
+  ASSERT_EQ(::getsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &raw, &len), 0);
+  EXPECT_EQ(raw.tv_sec, 1);
+  EXPECT_EQ(raw.tv_usec, 500'000);
+  ASSERT_TRUE(s.set_receive_timeout(microseconds(0)));
+  EXPECT_EQ(s.receive_timeout().value(), microseconds(0));
+  EXPECT_EQ(s.set_send_timeout(milliseconds(-1)).error(), std::errc::invalid_argument);
+}
+
+TEST(DescriptorFlags, NonBlockingAndCloseOnExecToggleAndReadBack) {
+  auto pair = socket_pair<dgram>::create().value();
+  auto& s = pair.first;
+  EXPECT_FALSE(s.nonblocking().value());
+  ASSERT_TRUE(s.set_nonblocking(true));
+  EXPECT_TRUE(is_nonblocking(s.native_handle()));
+  EXPECT_TRUE(s.nonblocking().value());
+  ASSERT_TRUE(s.set_nonblocking(false));
+  EXPECT_FALSE(is_nonblocking(s.native_handle()));
+
+  EXPECT_TRUE(s.cloexec().value());
+  ASSERT_TRUE(s.set_cloexec(false));
+  EXPECT_FALSE(has_cloexec(s.native_handle()));
+  EXPECT_FALSE(s.cloexec().value());
+  ASSERT_TRUE(s.set_cloexec(true));
+  EXPECT_TRUE(has_cloexec(s.native_handle()));
+  // The other end is a separate descriptor: untouched.
+  EXPECT_TRUE(has_cloexec(pair.second.native_handle()));
+}
+
+TEST(QueueSizes, BytesReadableCountsWhatAReceiveCouldTake) {
+  {
+    auto pair = socket_pair<stream>::create().value();
+    EXPECT_EQ(pair.second.bytes_readable().value(), 0u);
+    ASSERT_TRUE(pair.first.send(std::string_view("12345")));
+    ASSERT_TRUE(pair.first.send(std::string_view("678")));
+    EXPECT_EQ(pair.second.bytes_readable().value(), 8u);
+  }
+  {
+    auto pair = socket_pair<seqpacket>::create().value();  // every queued byte
+    ASSERT_TRUE(pair.first.send(std::string_view("12345")));
+    ASSERT_TRUE(pair.first.send(std::string_view("678")));
+    EXPECT_EQ(pair.second.bytes_readable().value(), 8u);
+  }
+  {
+    auto pair = socket_pair<dgram>::create().value();  // the next message
+    ASSERT_TRUE(pair.first.send(std::string_view("12345")));
+    ASSERT_TRUE(pair.first.send(std::string_view("678")));
+    EXPECT_EQ(pair.second.bytes_readable().value(), 5u);
+  }
+}
+
+TEST(QueueSizes, BytesUnsentCoversWhatThePeerHasNotReadThenDropsToZero) {
+  auto pair = socket_pair<stream>::create().value();
+  EXPECT_EQ(pair.first.bytes_unsent().value(), 0u);
+  ASSERT_TRUE(pair.first.send(std::string_view("abc")));
+  // AF_UNIX counts the memory the queued data occupies: at least the payload.
+  EXPECT_GE(pair.first.bytes_unsent().value(), 3u);
+  std::array<char, 3> buffer{};
+  ASSERT_TRUE(pair.second.receive_exact(buffer));
+  EXPECT_EQ(pair.first.bytes_unsent().value(), 0u);
+}
+
+// ---- adopt --------------------------------------------------------------------------------
+
+TEST(Adopt, TakesARawSocketOfTheRightKindAndItWorks) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds), 0);
+  auto a = socket<seqpacket>::adopt(unique_fd(fds[0]));
+  auto b = socket<seqpacket>::adopt(unique_fd(fds[1]));
+  ASSERT_TRUE(a) << a.error().message();
+  ASSERT_TRUE(b) << b.error().message();
+  EXPECT_EQ(a.value().native_handle(), fds[0]);
+  ASSERT_TRUE(a.value().send(std::string_view("adopted")));
+  std::array<char, 16> buffer{};
+  EXPECT_EQ(b.value().receive_message(buffer).value().size, 7u);
+}
+
+TEST(Adopt, ReleaseAndAdoptAgainKeepsTheSameDescriptor) {
+  auto pair = socket_pair<stream>::create().value();
+  const int fd = pair.first.release();
+  EXPECT_FALSE(pair.first);
+  auto again = socket<stream>::adopt(unique_fd(fd));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again.value().native_handle(), fd);
+}
+
+TEST(Adopt, AWrongTypeIsRefusedAndTheDescriptorClosed) {
+  auto pair = socket_pair<seqpacket>::create().value();
+  const int fd = pair.first.release();
+  auto wrong = socket<stream>::adopt(unique_fd(fd));
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error(), errc::wrong_socket_kind);
+  EXPECT_EQ(wrong.error(), std::errc::wrong_protocol_type);
+  EXPECT_FALSE(is_open(fd)) << "adopt owned the descriptor; refusing it must close it";
+}
+
+TEST(Adopt, AWrongDomainIsRefused) {
+  const int inet = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(inet, 0);
+  auto wrong = socket<stream>::adopt(unique_fd(inet));
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error(), errc::wrong_socket_kind);
+  EXPECT_FALSE(is_open(inet));
+}
+
+TEST(Adopt, SomethingThatIsNoSocketIsRefused) {
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe2(pipe_fds, O_CLOEXEC), 0);
+  ::close(pipe_fds[1]);
+  auto wrong = socket<stream>::adopt(unique_fd(pipe_fds[0]));
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error(), errc::wrong_socket_kind);
+  EXPECT_EQ(wrong.error(), std::errc::not_a_socket);
+  EXPECT_FALSE(is_open(pipe_fds[0]));
+}
+
+TEST(Adopt, AnEmptyOrClosedDescriptorIsEbadf) {
+  auto empty = socket<dgram>::adopt(unique_fd());
+  ASSERT_FALSE(empty);
+  EXPECT_EQ(empty.error(), std::errc::bad_file_descriptor);
+}
+
+}  // namespace
+}  // namespace sockpair::testing
