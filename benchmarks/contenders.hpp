@@ -282,21 +282,15 @@ class sockpair_end {
   sockpair::socket<Type> socket_;
 };
 
-/// Sets the kernel buffers of a library socket: with the library's own option once
-/// socket.hpp has it, with setsockopt(2) on native_handle() until then.
+/// Sets the kernel buffers of a library socket with the library's own options.
 template <class Socket>
 void set_library_buffers(Socket& socket, int size) {
   if (size <= 0) {
     return;
   }
-  if constexpr (
-      requires { socket.set_send_buffer_size(size); } &&
-      requires { socket.set_receive_buffer_size(size); }) {
-    if (!socket.set_send_buffer_size(size) || !socket.set_receive_buffer_size(size)) {
-      fail("set_send_buffer_size/set_receive_buffer_size");
-    }
-  } else {
-    set_socket_buffers(socket.native_handle(), size);
+  const auto wanted = static_cast<std::size_t>(size);
+  if (!socket.set_send_buffer_size(wanted) || !socket.set_receive_buffer_size(wanted)) {
+    fail("set_send_buffer_size/set_receive_buffer_size");
   }
 }
 

@@ -10,6 +10,7 @@
 //   vectored/raw_socketpair_1buf/65536    send(2) / recv(2), stream pair
 //   vectored/raw_socketpair_16iov/65536   sendmsg(2) / recvmsg(2) with 16 iovecs
 //   vectored/sockpair_1buf/65536          send_all / receive_exact
+//   vectored/sockpair_16iov/65536         send_all / receive_exact of 16 spans
 //   vectored/asio_1buf/65536              write_some / read_some loops
 //   vectored/asio_16iov/65536             asio::write / asio::read of 16 buffers
 #include <benchmark/benchmark.h>
@@ -182,6 +183,29 @@ void sockpair_1buf(benchmark::State& state) {
       [&, &r = reader] { return r.receive_payload(in) == 1; });
 }
 
+void sockpair_16iov(benchmark::State& state) {
+  auto [writer, reader] = sockpair_channel<sockpair::stream>::make();
+  scattered out;
+  scattered in;
+  std::array<std::span<const std::byte>, chunks> out_spans;
+  std::array<std::span<std::byte>, chunks> in_spans;
+  for (std::size_t i = 0; i < chunks; ++i) {
+    out_spans[i] = out.parts[i];
+    in_spans[i] = in.parts[i];
+  }
+  run(
+      state, out.parts[0], in.parts[0],
+      [&, &w = writer] {
+        const auto sent =
+            w.socket().send_all(std::span<const std::span<const std::byte>>(out_spans));
+        return sent && sent.value() == total;
+      },
+      [&, &r = reader] {
+        const auto got = r.socket().receive_exact(std::span<const std::span<std::byte>>(in_spans));
+        return got && got.value() == total;
+      });
+}
+
 void asio_1buf(benchmark::State& state) {
   auto [writer, reader] = asio_channel<sockpair::stream>::make();
   std::vector<std::byte> out(total, std::byte{0x5a});
@@ -220,6 +244,7 @@ void asio_16iov(benchmark::State& state) {
       {"raw_socketpair_1buf", raw_socketpair_1buf},
       {"raw_socketpair_16iov", raw_socketpair_16iov},
       {"sockpair_1buf", sockpair_1buf},
+      {"sockpair_16iov", sockpair_16iov},
       {"asio_1buf", asio_1buf},
       {"asio_16iov", asio_16iov},
   };
