@@ -331,7 +331,7 @@ class frame_writer {
 /// How a `frame_reader` reads.
 struct frame_reader_options {
   /// The largest frame accepted (at most `max_frame_size_limit`). A longer length prefix is
-  /// `errc::frame_too_large`, detected before any of that frame is buffered.
+  /// `errc::frame_too_large` as soon as its 4 bytes arrive; the buffer never grows for it.
   std::size_t max_frame_size = default_max_frame_size;
   /// The buffer's starting size, and so the most one read from the stream asks for
   /// (at least 1). Larger means fewer system calls per frame when frames are small.
