@@ -3,13 +3,14 @@
 // Ancillary data: passing open descriptors (SCM_RIGHTS) and process credentials
 // (SO_PEERCRED, SCM_CREDENTIALS) over an AF_UNIX pair, with ownership that cannot leak.
 //
-//   // sender: the descriptors are borrowed; the sender keeps its own
-//   auto sent = sockpair::send_with_fds(sock, std::as_bytes(std::span("x", 1)), {file.get()});
+//   // Sender: the descriptor is borrowed; the sender still owns (and closes) `file`.
+//   auto sent = sockpair::send_with_fds(sock, std::string_view("config"), {file.get()});
 //
-//   // receiver: each descriptor arrives owned by a unique_fd, close-on-exec
-//   std::byte byte[1];
-//   auto got = sockpair::receive_with_fds<1>(sock, byte);
-//   if (got) use(got->fds[0]);
+//   // Receiver: the descriptor arrives owned by a unique_fd, close-on-exec.
+//   std::array<char, 64> name;
+//   auto got = sockpair::receive_with_fds<1>(sock, name);  // room for 1; no allocation
+//   if (!got) return got.error();   // errc::control_truncated if more came: all closed
+//   sockpair::unique_fd config = std::move(got.value().fds[0]);
 //
 // Rules (docs/fd_passing.md explains each):
 // - On a stream, ancillary data travels with at least one byte: sending descriptors or
@@ -21,9 +22,12 @@
 //   all closed and the call fails with `errc::control_truncated`. A message longer than the
 //   buffer has its descriptors closed too and fails with `errc::message_truncated`. Either
 //   way the bytes were consumed.
-// - Over TIPC nothing here compiles: only AF_UNIX carries descriptors.
+// - Credentials (SO_PEERCRED, SCM_CREDENTIALS) are Linux only; on other systems those
+//   functions are not declared. Over TIPC nothing here compiles: only AF_UNIX carries
+//   descriptors.
 #pragma once
 
+#include <socketpair/byte_range.hpp>
 #include <socketpair/detail/cmsg.hpp>
 #include <socketpair/detail/config.hpp>
 #include <socketpair/detail/syscall.hpp>
@@ -38,6 +42,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <concepts>
 #include <cstddef>
 #include <initializer_list>
 #include <optional>
@@ -48,7 +53,19 @@
 namespace sockpair {
 
 namespace detail {
+
 struct fd_vector_access;
+
+// Instantiated by every call below, so that a TIPC socket fails with a message naming the
+// problem rather than with a bare overload failure.
+template <socket_domain Domain>
+consteval bool require_unix_domain() {
+  static_assert(std::same_as<Domain, unix_domain>,
+                "sockpair: descriptors and credentials pass over AF_UNIX only (SCM_RIGHTS, "
+                "SCM_CREDENTIALS); TIPC carries no such ancillary data.");
+  return true;
+}
+
 }  // namespace detail
 
 /// The most descriptors one message carries (Linux's SCM_MAX_FD).
@@ -73,13 +90,15 @@ struct credentials {
 }
 
 #if defined(__linux__)
-/// Who created the pair (SO_PEERCRED): for a pair from socketpair(2), both ends report the
-/// process that called it, with the effective ids it had then, even after the end moves to
-/// another process through fork(2) or SCM_RIGHTS. To learn who is on the other end now, use
-/// per-message credentials (`set_receive_credentials`), or have that process create the
-/// pair and pass you one end. Linux only.
-template <socket_type Type>
-[[nodiscard]] result<credentials> peer_credentials(const socket<Type, unix_domain>& sock) noexcept {
+/// The credentials the kernel recorded for the other end when the connection was made
+/// (SO_PEERCRED), with effective ids. For a pair from socketpair(2) that is the process that
+/// called it, for both ends, even after an end moves to another process through fork(2) or
+/// SCM_RIGHTS. To learn who is on the other end now, use per-message credentials
+/// (`set_receive_credentials`), or have that process create the pair and pass you one end
+/// (`socket::adopt` the received descriptor). Linux only.
+template <socket_type Type, socket_domain Domain>
+[[nodiscard]] result<credentials> peer_credentials(const socket<Type, Domain>& sock) noexcept {
+  static_assert(detail::require_unix_domain<Domain>());
   ::ucred peer{};
   socklen_t size = sizeof peer;
   if (::getsockopt(sock.native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &size) != 0) {
@@ -91,12 +110,12 @@ template <socket_type Type>
 /// Turns SO_PASSCRED on or off: while on, every message received on `sock` reports its
 /// sender's credentials in `received::credentials` (the sender's real ids by default, or
 /// those it attached with `fd_send_options::credentials`). Linux only.
-template <socket_type Type>
-[[nodiscard]] result<void> set_receive_credentials(socket<Type, unix_domain>& sock,
+template <socket_type Type, socket_domain Domain>
+[[nodiscard]] result<void> set_receive_credentials(socket<Type, Domain>& sock,
                                                    bool enabled) noexcept {
+  static_assert(detail::require_unix_domain<Domain>());
   const int on = enabled ? 1 : 0;
-  return detail::check(
-      ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_PASSCRED, &on, sizeof on));
+  return detail::check(::setsockopt(sock.native_handle(), SOL_SOCKET, SO_PASSCRED, &on, sizeof on));
 }
 #endif
 
@@ -107,18 +126,40 @@ struct fd_send_options {
   /// Attach these credentials to the message (SCM_CREDENTIALS). They must be the caller's
   /// own (`current_credentials()`; any of its real, effective or saved ids) unless it has
   /// CAP_SYS_ADMIN (pid), CAP_SETUID (uid) or CAP_SETGID (gid); otherwise sendmsg fails with
-  /// EPERM. Linux only: elsewhere setting them fails with std::errc::not_supported. On Linux
-  /// a receiver with `set_receive_credentials` on gets the sender's credentials anyway.
+  /// EPERM. Unlike the credentials Linux attaches by itself, these arrive even when the
+  /// receiver turns `set_receive_credentials` on only after the send. Linux only: elsewhere
+  /// setting them fails with std::errc::not_supported, before any system call.
   std::optional<sockpair::credentials> credentials;
 };
 
-/// Sends `data` and, with it, a copy of each descriptor in `fds`: one sendmsg(2).
+namespace detail {
+
+// One sendmsg(2) of `data` with `fds` and the credentials `options` asks for.
+template <class Type, class Fd>
+[[nodiscard]] result<std::size_t> send_ancillary(int sock, std::span<const std::byte> data,
+                                                 std::span<const Fd> fds,
+                                                 const fd_send_options& options) noexcept {
+  wire_credentials wire{};
+  const wire_credentials* attach = nullptr;
+  if (options.credentials) {
+#if defined(__linux__)
+    wire = {options.credentials->pid, options.credentials->uid, options.credentials->gid};
+#endif
+    attach = &wire;
+  }
+  return send_with_control<Type::message_oriented>(sock, data, fds, attach);
+}
+
+}  // namespace detail
+
+/// Sends `data` (any byte range, in place) and, with it, a copy of each descriptor in `fds`:
+/// one sendmsg(2).
 ///
 /// The descriptors are borrowed: the caller still owns and must close its own; the receiver
 /// gets new descriptors for the same open files. The same descriptor may appear more than
 /// once. Returns the bytes sent, with the same rules as `socket::send`: on a message socket
 /// the whole message or nothing; on a stream the count may be short, and the descriptors
-/// went with the first byte (send the rest with `socket::send_all`).
+/// went with the first bytes (send the rest with `socket::send_all`).
 ///
 /// Fails before any system call with `errc::too_many_descriptors` past
 /// `max_fds_per_message`, and on a stream with std::errc::invalid_argument when `data` is
@@ -126,60 +167,45 @@ struct fd_send_options {
 /// library refuses rather than invent a byte the receiver would have to know to skip).
 /// Otherwise sendmsg(2)'s errors: EBADF for a descriptor that is not open, EPIPE (never
 /// SIGPIPE) when the peer is gone, EAGAIN on a full non-blocking socket, ETOOMANYREFS when
-/// the descriptors in flight exceed RLIMIT_NOFILE.
-template <socket_type Type>
-[[nodiscard]] result<std::size_t> send_with_fds(socket<Type, unix_domain>& sock,
-                                                std::span<const std::byte> data,
+/// the sender's descriptors in flight would exceed its RLIMIT_NOFILE.
+template <socket_type Type, socket_domain Domain, byte_range Data = std::span<const std::byte>>
+[[nodiscard]] result<std::size_t> send_with_fds(socket<Type, Domain>& sock, const Data& data,
                                                 std::span<const int> fds,
-                                                fd_send_options options = {}) noexcept {
-  detail::wire_credentials wire{};
-  const detail::wire_credentials* attach = nullptr;
-  if (options.credentials) {
-#if defined(__linux__)
-    wire = {options.credentials->pid, options.credentials->uid, options.credentials->gid};
-#endif
-    attach = &wire;
-  }
-  return detail::send_with_control(sock.native_handle(), Type::message_oriented, data, fds,
-                                   attach);
+                                                const fd_send_options& options = {}) noexcept {
+  static_assert(detail::require_unix_domain<Domain>());
+  return detail::send_ancillary<Type>(sock.native_handle(), bytes_of(data), fds, options);
 }
 
 /// As above, for descriptors held by `unique_fd`s (still owned by the caller).
-template <socket_type Type>
-[[nodiscard]] result<std::size_t> send_with_fds(socket<Type, unix_domain>& sock,
-                                                std::span<const std::byte> data,
+template <socket_type Type, socket_domain Domain, byte_range Data = std::span<const std::byte>>
+[[nodiscard]] result<std::size_t> send_with_fds(socket<Type, Domain>& sock, const Data& data,
                                                 std::span<const unique_fd> fds,
-                                                fd_send_options options = {}) noexcept {
-  detail::wire_credentials wire{};
-  const detail::wire_credentials* attach = nullptr;
-  if (options.credentials) {
-#if defined(__linux__)
-    wire = {options.credentials->pid, options.credentials->uid, options.credentials->gid};
-#endif
-    attach = &wire;
-  }
-  return detail::send_with_control(sock.native_handle(), Type::message_oriented, data, fds,
-                                   attach);
+                                                const fd_send_options& options = {}) noexcept {
+  static_assert(detail::require_unix_domain<Domain>());
+  return detail::send_ancillary<Type>(sock.native_handle(), bytes_of(data), fds, options);
 }
 
-/// As above, for a braced list: `send_with_fds(sock, data, {a.get(), b.get()})`.
-template <socket_type Type>
-[[nodiscard]] result<std::size_t> send_with_fds(socket<Type, unix_domain>& sock,
-                                                std::span<const std::byte> data,
+/// As above, for a braced list: `send_with_fds(sock, data, {file.get(), pipe.get()})`.
+template <socket_type Type, socket_domain Domain, byte_range Data = std::span<const std::byte>>
+[[nodiscard]] result<std::size_t> send_with_fds(socket<Type, Domain>& sock, const Data& data,
                                                 std::initializer_list<int> fds,
-                                                fd_send_options options = {}) noexcept {
-  return send_with_fds(sock, data, std::span<const int>(fds.begin(), fds.size()),
-                       std::move(options));
+                                                const fd_send_options& options = {}) noexcept {
+  static_assert(detail::require_unix_domain<Domain>());
+  return detail::send_ancillary<Type>(sock.native_handle(), bytes_of(data),
+                                      std::span<const int>(fds.begin(), fds.size()), options);
 }
 
 #if defined(__linux__)
-/// Sends `data` with credentials attached (SCM_CREDENTIALS) and no descriptors; see
-/// `fd_send_options::credentials` for which credentials the kernel accepts. Linux only.
-template <socket_type Type>
+/// Sends `data` with credentials attached (SCM_CREDENTIALS) and no descriptors; by default
+/// the caller's own. See `fd_send_options::credentials` for which ones the kernel accepts.
+/// On a stream `data` must not be empty (std::errc::invalid_argument). Linux only.
+template <socket_type Type, socket_domain Domain, byte_range Data = std::span<const std::byte>>
 [[nodiscard]] result<std::size_t> send_with_credentials(
-    socket<Type, unix_domain>& sock, std::span<const std::byte> data,
-    credentials creds = current_credentials()) noexcept {
-  return send_with_fds(sock, data, std::span<const int>(), {.credentials = creds});
+    socket<Type, Domain>& sock, const Data& data,
+    const credentials& creds = current_credentials()) noexcept {
+  static_assert(detail::require_unix_domain<Domain>());
+  return detail::send_ancillary<Type>(sock.native_handle(), bytes_of(data), std::span<const int>(),
+                                      {.credentials = creds});
 }
 #endif
 
@@ -276,48 +302,53 @@ struct fd_vector_access {
   return std::nullopt;
 }
 
-template <socket_type Type>
-[[nodiscard]] result<control_received> receive_into(socket<Type, unix_domain>& sock,
-                                                    std::span<std::byte> buffer,
-                                                    std::span<unique_fd> fds,
-                                                    std::span<std::byte> control,
-                                                    fd_receive_options options) noexcept {
+// One recvmsg(2) into `buffer`, the descriptors into `fds`; see `receive_with_control`.
+template <class Type>
+[[nodiscard]] result<control_received> receive_ancillary(
+    int sock, std::span<std::byte> buffer, std::span<unique_fd> fds, std::span<std::byte> control,
+    const fd_receive_options& options) noexcept {
   if (!Type::message_oriented && buffer.empty()) {
     return make_error_code(std::errc::invalid_argument);  // 0 would read as EOF
   }
-  return receive_with_control(sock.native_handle(), Type::message_oriented, buffer, fds,
-                              control, options.close_on_exec);
+  return receive_with_control<Type::message_oriented>(sock, buffer, fds, control,
+                                                      options.close_on_exec);
 }
 
 }  // namespace detail
 
-/// Receives bytes into `buffer` and up to `N` descriptors, with no allocation: one
-/// recvmsg(2). Each descriptor is owned by a `unique_fd` in the result.
+/// Receives bytes into `buffer` (any writable byte range, in place) and up to `N`
+/// descriptors, with no allocation: one recvmsg(2). Each descriptor is owned by a
+/// `unique_fd` in the result, close-on-exec unless `options` say otherwise.
 ///
-/// Message socket: one whole message, as `socket::receive`. Stream: up to `buffer.size()`
-/// bytes, but never past bytes that carried descriptors (each send's descriptors arrive with
-/// its own bytes); 0 bytes means EOF. An empty buffer on a stream is
-/// std::errc::invalid_argument.
+/// Message socket: one whole message, as `socket::receive`; and as there, 0 bytes is an
+/// empty message or, on seqpacket, the end of the stream (`socket::receive_message` tells
+/// them apart; with `set_receive_credentials` on, every message carries credentials, so 0
+/// bytes without them is the end). Stream: up to `buffer.size()` bytes, stopping after the
+/// bytes that carried descriptors (their descriptors arrive with the first receive that
+/// reads any of them); 0 bytes means EOF; an empty buffer is std::errc::invalid_argument.
 ///
 /// Nothing leaks and nothing is dropped silently:
 /// - `errc::control_truncated`: more descriptors came than `N`, or the kernel could not
-///   deliver them all (MSG_CTRUNC; also when the receiver is at RLIMIT_NOFILE). Every one
-///   that did arrive has been closed.
+///   deliver all its ancillary data (MSG_CTRUNC; also when the receiver is at its
+///   RLIMIT_NOFILE). Every descriptor that did arrive has been closed.
 /// - `errc::message_truncated` (message sockets): the message was longer than `buffer`; its
 ///   descriptors have been closed and its tail is gone.
-/// On either error the bytes were consumed: on a message socket the message is gone, on a
+/// On either error the bytes were consumed: on a message socket that message is gone; on a
 /// stream an unknown number of bytes is gone, so treat it as the end of the conversation.
-/// Otherwise recvmsg(2)'s errno: EAGAIN on an empty non-blocking socket, ...
-template <std::size_t N, socket_type Type>
+/// Otherwise recvmsg(2)'s errno, e.g. EAGAIN on an empty non-blocking socket.
+template <std::size_t N, socket_type Type, socket_domain Domain,
+          class Buffer = std::span<std::byte>>
+requires writable_byte_range<Buffer>
 [[nodiscard]] result<received<inplace_fd_vector<N>>> receive_with_fds(
-    socket<Type, unix_domain>& sock, std::span<std::byte> buffer,
-    fd_receive_options options = {}) noexcept {
+    socket<Type, Domain>& sock, Buffer&& buffer, fd_receive_options options = {}) noexcept {
+  static_assert(detail::require_unix_domain<Domain>());
   static_assert(N >= 1 && N <= max_fds_per_message,
                 "sockpair: receive_with_fds<N> needs 1 <= N <= max_fds_per_message (253)");
   detail::control_buffer<detail::receive_control_space(N)> control;
   received<inplace_fd_vector<N>> out;
-  auto got = detail::receive_into(sock, buffer, detail::fd_vector_access::slots(out.fds),
-                                  std::span<std::byte>(control.bytes), options);
+  auto got = detail::receive_ancillary<Type>(sock.native_handle(), writable_bytes_of(buffer),
+                                             detail::fd_vector_access::slots(out.fds),
+                                             std::span<std::byte>(control.bytes), options);
   if (!got) {
     return got.error();
   }
@@ -328,36 +359,39 @@ template <std::size_t N, socket_type Type>
 }
 
 /// As above, storing the descriptors in the caller's `storage` (no allocation): its first
-/// `fds.size()` elements are assigned the received descriptors (whatever they owned before
-/// is closed) and `fds` views them. More descriptors than `storage.size()` (at most
-/// `max_fds_per_message` count) is `errc::control_truncated`.
-template <socket_type Type>
+/// elements are assigned the received descriptors (whatever they owned before is closed)
+/// and the result's `fds` views them. More descriptors than `storage.size()` is
+/// `errc::control_truncated`.
+template <socket_type Type, socket_domain Domain, class Buffer = std::span<std::byte>>
+requires writable_byte_range<Buffer>
 [[nodiscard]] result<received<std::span<unique_fd>>> receive_with_fds(
-    socket<Type, unix_domain>& sock, std::span<std::byte> buffer, std::span<unique_fd> storage,
+    socket<Type, Domain>& sock, Buffer&& buffer, std::span<unique_fd> storage,
     fd_receive_options options = {}) noexcept {
+  static_assert(detail::require_unix_domain<Domain>());
   if (storage.size() > max_fds_per_message) {
     storage = storage.first(max_fds_per_message);
   }
   detail::control_buffer<detail::receive_control_space(max_fds_per_message)> control;
-  auto got = detail::receive_into(
-      sock, buffer, storage, control.first(detail::receive_control_space(storage.size())),
-      options);
+  auto got = detail::receive_ancillary<Type>(
+      sock.native_handle(), writable_bytes_of(buffer), storage,
+      control.first(detail::receive_control_space(storage.size())), options);
   if (!got) {
     return got.error();
   }
-  return received<std::span<unique_fd>>{got.value().stored,
-                                        storage.first(got.value().fd_count),
+  return received<std::span<unique_fd>>{got.value().stored, storage.first(got.value().fd_count),
                                         detail::to_credentials(got.value())};
 }
 
 /// As above, accepting up to `max_fds_per_message` descriptors into a `std::vector` sized
-/// to what arrived (allocates only when descriptors arrive).
-template <socket_type Type>
+/// to what arrived (it allocates only when descriptors arrive).
+template <socket_type Type, socket_domain Domain, class Buffer = std::span<std::byte>>
+requires writable_byte_range<Buffer>
 [[nodiscard]] result<received<std::vector<unique_fd>>> receive_with_fds(
-    socket<Type, unix_domain>& sock, std::span<std::byte> buffer,
-    fd_receive_options options = {}) noexcept {
+    socket<Type, Domain>& sock, Buffer&& buffer, fd_receive_options options = {}) noexcept {
+  static_assert(detail::require_unix_domain<Domain>());
   std::array<unique_fd, max_fds_per_message> slots;
-  auto got = receive_with_fds(sock, buffer, std::span<unique_fd>(slots), options);
+  auto got =
+      receive_with_fds(sock, writable_bytes_of(buffer), std::span<unique_fd>(slots), options);
   if (!got) {
     return got.error();
   }

@@ -11,8 +11,10 @@
 //   socket_pair.hpp  sockpair::socket_pair<Type, Domain>: create a connected pair
 //   framing.hpp      frame_writer, frame_reader: length-prefixed frames over a stream
 //   batch.hpp        send_batch, receive_batch: many messages per system call
+//   ancillary.hpp    send_with_fds, receive_with_fds: passing descriptors; credentials
 #pragma once
 
+#include <socketpair/ancillary.hpp>
 #include <socketpair/batch.hpp>
 #include <socketpair/byte_range.hpp>
 #include <socketpair/error.hpp>

@@ -61,8 +61,7 @@ inline constexpr std::size_t unsolicited_control_space = 0;
 }
 
 /// Control space for sending `fds` descriptors and, optionally, credentials.
-[[nodiscard]] constexpr std::size_t send_control_space(std::size_t fds,
-                                                       bool credentials) noexcept {
+[[nodiscard]] constexpr std::size_t send_control_space(std::size_t fds, bool credentials) noexcept {
   std::size_t space = fds == 0 ? 0 : cmsg_space(fds * sizeof(int));
   if constexpr (has_scm_credentials) {
     space += credentials ? cmsg_space(sizeof(wire_credentials)) : 0;
@@ -87,9 +86,8 @@ struct control_buffer {
 /// One sendmsg(2) of `data` with `fds` in an SCM_RIGHTS message and, when `credentials` is
 /// not null, an SCM_CREDENTIALS message. Refuses, before any system call, more descriptors
 /// than one message carries and (on a stream) ancillary data with no byte to carry it.
-template <class Fd>
-[[nodiscard]] result<std::size_t> send_with_control(int socket_fd, bool message_oriented,
-                                                    std::span<const std::byte> data,
+template <bool MessageOriented, class Fd>
+[[nodiscard]] result<std::size_t> send_with_control(int socket_fd, std::span<const std::byte> data,
                                                     std::span<const Fd> fds,
                                                     const wire_credentials* credentials) noexcept {
   if (fds.size() > scm_max_fd) {
@@ -101,7 +99,7 @@ template <class Fd>
     }
   }
   const bool has_ancillary = !fds.empty() || credentials != nullptr;
-  if (has_ancillary && !message_oriented && data.empty()) {
+  if (has_ancillary && !MessageOriented && data.empty()) {
     // A zero-byte stream send queues nothing, so the ancillary data would vanish.
     return make_error_code(std::errc::invalid_argument);
   }
@@ -162,9 +160,12 @@ struct control_received {
 ///   all of them are closed, `errc::control_truncated`;
 /// - a message was longer than `buffer`: all of them are closed, `errc::message_truncated`.
 /// On any failure no slot of `fds` owns a received descriptor.
-[[nodiscard]] inline result<control_received> receive_with_control(
-    int socket_fd, bool message_oriented, std::span<std::byte> buffer,
-    std::span<unique_fd> fds, std::span<std::byte> control, bool close_on_exec) noexcept {
+template <bool MessageOriented>
+[[nodiscard]] result<control_received> receive_with_control(int socket_fd,
+                                                            std::span<std::byte> buffer,
+                                                            std::span<unique_fd> fds,
+                                                            std::span<std::byte> control,
+                                                            bool close_on_exec) noexcept {
   iovec iov{buffer.data(), buffer.size()};
   msghdr msg{};
   msg.msg_iov = &iov;
@@ -178,7 +179,7 @@ struct control_received {
   }
 #endif
 #if defined(__linux__)
-  if (message_oriented) {
+  if (MessageOriented) {
     flags |= MSG_TRUNC;  // Linux then returns the message's real length
   }
 #endif
@@ -237,14 +238,13 @@ struct control_received {
 
   const auto size = static_cast<std::size_t>(n);
   const bool data_truncated =
-      message_oriented && ((msg.msg_flags & MSG_TRUNC) != 0 || size > buffer.size());
+      MessageOriented && ((msg.msg_flags & MSG_TRUNC) != 0 || size > buffer.size());
   const bool control_truncated = overflow || (msg.msg_flags & MSG_CTRUNC) != 0;
   if (control_truncated || data_truncated) {
     for (std::size_t i = 0; i < got.fd_count; ++i) {
       fds[i].reset();
     }
-    return make_error_code(control_truncated ? errc::control_truncated
-                                             : errc::message_truncated);
+    return make_error_code(control_truncated ? errc::control_truncated : errc::message_truncated);
   }
   got.stored = size < buffer.size() ? size : buffer.size();
   return got;
