@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 # Cases in the order they run and render; cases not listed follow in the suite's order.
 CASE_ORDER = [
@@ -68,7 +69,7 @@ CASE_METRICS = {
     "latency": ("real_time", "µs", 1e-3, False),
     "throughput_stream": ("bytes_per_second", "MB/s", 1e-6, True),
     "throughput_stream_tuned": ("bytes_per_second", "MB/s", 1e-6, True),
-    "messages": ("items_per_second", "M msg/s", 1e-6, True),
+    "messages": ("items_per_second", "k msg/s", 1e-3, True),
 }
 
 TIME_TO_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
@@ -121,7 +122,7 @@ def run_group(suite, case, pinned, args, out_file):
 def min_time_for(case, args):
     if args.min_time is not None:
         return args.min_time
-    return 0.2 if case in PINNED_CASES else 0.1
+    return 0.1 if case in PINNED_CASES else 0.05
 
 
 def run_callgrind(programs, count, work_dir):
@@ -213,6 +214,17 @@ def noise(case, aggregates):
     return abs(value) if isinstance(value, (int, float)) else None
 
 
+FAMILIES = ["pipe", "raw", "sockpair", "asio"]
+KINDS = ["stream", "seqpacket", "dgram", "1buf", "16iov"]
+
+
+def contender_order(name):
+    """pipe first; then by kind (stream, seqpacket, dgram, ...); then raw, library, Asio."""
+    family = next((i for i, f in enumerate(FAMILIES) if name.startswith(f)), len(FAMILIES))
+    kind = next((i for i, k in enumerate(KINDS) if name.endswith("_" + k)), -1)
+    return (family != 0, kind, family, name)
+
+
 class Table:
     """One case's medians: contenders, params, value and noise per cell."""
 
@@ -231,6 +243,7 @@ class Table:
             self.cells[(contender, param)] = (metric_value(case, aggregates["median"]),
                                               noise(case, aggregates))
         self.params.sort(key=lambda p: (isinstance(p, str), p))
+        self.contenders.sort(key=contender_order)
         some_entry = next(iter(rows.values()), {}).get("median")
         self.metric, self.unit, _, self.higher_is_better = metric_for(case, some_entry)
 
@@ -648,14 +661,18 @@ def main():
                 i, steps, case, ", pinned to CPU 0" if pinned else "", args.repetitions,
                 min_time_for(case, args)))
             out_file = os.path.join(work_dir, "%s%s.json" % (case, ".pinned" if pinned else ""))
+            step_start = time.monotonic()
             run_group(args.suite, case, pinned, args, out_file)
+            say("      (%.0f s)" % (time.monotonic() - step_start))
             state["groups"].append({"case": case, "pinned": pinned, "file": out_file})
         if programs:
             if shutil.which("valgrind") is None:
                 sys.exit("report: valgrind is missing (tools/setup installs it)")
             say("[%d/%d] instructions per message under callgrind (%d messages of 64 B)" % (
                 steps, steps, args.messages))
+            step_start = time.monotonic()
             counts = run_callgrind(programs, args.messages, work_dir)
+            say("      (%.0f s)" % (time.monotonic() - step_start))
             state["callgrind"] = [{"path": n, "mode": m, **v} for (n, m), v in counts.items()]
         state["load_after"] = loadavg()
         with open(state_file, "w") as f:
