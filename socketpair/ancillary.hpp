@@ -109,7 +109,10 @@ template <socket_type Type, socket_domain Domain>
 
 /// Turns SO_PASSCRED on or off: while on, every message received on `sock` reports its
 /// sender's credentials in `received::credentials` (the sender's real ids by default, or
-/// those it attached with `fd_send_options::credentials`). Linux only.
+/// those it attached with `fd_send_options::credentials`). Turn it on before the peer
+/// sends: Linux records credentials only for messages sent while the receiver asks for
+/// them; one sent earlier reports pid 0 and the overflow ids, unless its sender attached
+/// them explicitly. Linux only.
 template <socket_type Type, socket_domain Domain>
 [[nodiscard]] result<void> set_receive_credentials(socket<Type, Domain>& sock,
                                                    bool enabled) noexcept {

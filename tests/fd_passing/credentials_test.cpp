@@ -238,6 +238,24 @@ TYPED_TEST(Credentials, ClaimingAnotherProcessesPidWithoutPrivilegeIsRefused) {
   EXPECT_EQ(sockpair::testing::pending_bytes(this->a.native_handle()), 0);
 }
 
+TYPED_TEST(Credentials, NeedADataByteOnAStreamOnly) {
+  ASSERT_TRUE(set_receive_credentials(this->a, true));
+  auto sent = send_with_credentials(this->b, std::span<const std::byte>());
+  if constexpr (std::is_same_v<TypeParam, stream>) {
+    ASSERT_FALSE(sent);
+    EXPECT_EQ(sent.error(), std::errc::invalid_argument);
+    EXPECT_TRUE(sockpair::testing::nothing_to_read(this->a.native_handle()));
+  } else {
+    ASSERT_TRUE(sent) << sent.error().message();  // an empty message with credentials
+    std::array<std::byte, 4> buffer{};
+    auto got = receive_with_fds<1>(this->a, buffer);
+    ASSERT_TRUE(got) << got.error().message();
+    EXPECT_EQ(got.value().size, 0u);
+    ASSERT_TRUE(got.value().credentials);
+    EXPECT_EQ(got.value().credentials.value(), current_credentials());
+  }
+}
+
 TYPED_TEST(Credentials, CredentialsDoNotCrowdOutDescriptors) {
   // SCM_CREDENTIALS comes first in the control data; with no room reserved for it, 253
   // descriptors would no longer fit.
