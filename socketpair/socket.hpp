@@ -2,9 +2,9 @@
 //
 // `sockpair::socket<Type, Domain>`: one end of a pair, owning its descriptor, and its I/O.
 //
-// Every call below is one system call (or a loop of them where the name says so: `send_all`,
-// `receive_exact`), blocking or not as the descriptor is. docs/io.md has the whole contract in
-// one table; the rules that hold everywhere:
+// Each call is one system call, blocking or not as the descriptor is, except where its
+// comment says otherwise (`send_all` and `receive_exact` loop; `receive_message` peeks first).
+// docs/io.md has the whole contract in one table; the rules that hold everywhere:
 //
 // - EINTR never reaches the caller of a blocking call: the library restarts it (and a wait
 //   restarts with the time that is left).
@@ -202,6 +202,7 @@ class socket {
   [[nodiscard]] result<std::size_t> send_all(std::span<const std::span<const std::byte>> buffers,
                                              std::size_t& done) noexcept
       requires(!Type::message_oriented) {
+    // A send that moves nothing with bytes left cannot happen; were it to, EIO, not a spin.
     return detail::transfer_all(detail::total_size(buffers), done,
                                 make_error_code(std::errc::io_error), [&](std::size_t skip) {
                                   return detail::send_gather(native_handle(), buffers, skip, false);
@@ -515,7 +516,7 @@ class socket {
   // One whole message into `buffers`; with `tell_end`, peeks first so that the end of the
   // stream is reported as such, not as an empty message.
   result<message_info> receive_scattered_message(std::span<const std::span<std::byte>> buffers,
-                                                     bool tell_end) noexcept {
+                                                 bool tell_end) noexcept {
     if (buffers.size() > max_io_buffers) {
       return errno_code(EMSGSIZE);
     }

@@ -198,6 +198,18 @@ TEST(HalfClose, ShuttingDownReadingMakesThisEndsReceiveSeeEof) {
   EXPECT_EQ(sent.error(), std::errc::broken_pipe);
 }
 
+TEST(HalfClose, ShuttingDownBothDirectionsEndsReceivingAndSending) {
+  auto pair = socket_pair<stream>::create().value();
+  ASSERT_TRUE(pair.first.send(std::string_view("queued")));
+  ASSERT_TRUE(pair.first.shutdown(shutdown_how::both));
+  std::array<char, 8> buffer{};
+  EXPECT_EQ(pair.second.receive(buffer).value(), 6u) << "what was sent before still arrives";
+  EXPECT_EQ(pair.second.receive(buffer).value(), 0u);
+  EXPECT_EQ(pair.first.receive(buffer).value(), 0u);
+  EXPECT_EQ(pair.first.send(std::string_view("x")).error(), std::errc::broken_pipe);
+  EXPECT_EQ(pair.second.send(std::string_view("x")).error(), std::errc::broken_pipe);
+}
+
 // ---- Byte ranges --------------------------------------------------------------------------
 
 static_assert(byte_range<std::string>);
