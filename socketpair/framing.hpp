@@ -29,6 +29,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <bit>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -137,15 +138,24 @@ concept gathering_stream = requires(S& s, std::span<const std::span<const std::b
 };
 
 inline void store_frame_length(std::byte* out, std::size_t length) noexcept {
-  for (std::size_t i = 0; i < frame_header_size; ++i) {
-    out[i] = static_cast<std::byte>((length >> (8 * i)) & 0xFFu);
+  const auto value = static_cast<std::uint32_t>(length);
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(out, &value, frame_header_size);  // one store
+  } else {
+    for (std::size_t i = 0; i < frame_header_size; ++i) {
+      out[i] = static_cast<std::byte>((value >> (8 * i)) & 0xFFu);
+    }
   }
 }
 
 [[nodiscard]] inline std::size_t load_frame_length(const std::byte* in) noexcept {
   std::uint32_t length = 0;
-  for (std::size_t i = 0; i < frame_header_size; ++i) {
-    length |= static_cast<std::uint32_t>(in[i]) << (8 * i);
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(&length, in, frame_header_size);  // one load
+  } else {
+    for (std::size_t i = 0; i < frame_header_size; ++i) {
+      length |= static_cast<std::uint32_t>(in[i]) << (8 * i);
+    }
   }
   return length;
 }
