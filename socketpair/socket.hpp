@@ -457,7 +457,7 @@ class socket {
     return detail::set_timeout(native_handle(), SO_SNDTIMEO, timeout);
   }
   [[nodiscard]] result<std::chrono::microseconds> send_timeout() const noexcept {
-    return detail::get_timeout(native_handle(), SO_SNDTIMEO);
+    return detail::get_timeout<std::chrono::microseconds>(native_handle(), SO_SNDTIMEO);
   }
 
   /// SO_RCVTIMEO: a blocking receive that waits longer fails with EAGAIN (equal to
@@ -466,7 +466,7 @@ class socket {
     return detail::set_timeout(native_handle(), SO_RCVTIMEO, timeout);
   }
   [[nodiscard]] result<std::chrono::microseconds> receive_timeout() const noexcept {
-    return detail::get_timeout(native_handle(), SO_RCVTIMEO);
+    return detail::get_timeout<std::chrono::microseconds>(native_handle(), SO_RCVTIMEO);
   }
 
   /// O_NONBLOCK: calls that would block fail with EAGAIN instead.

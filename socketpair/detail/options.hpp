@@ -24,7 +24,8 @@
 namespace sockpair::detail {
 
 /// getsockopt(2) of an `int` option.
-[[nodiscard]] inline result<int> get_int_option(int fd, int level, int name) noexcept {
+template <class = void>  // instantiated on first use (see detail/io.hpp)
+[[nodiscard]] result<int> get_int_option(int fd, int level, int name) noexcept {
   int value = 0;
   socklen_t len = sizeof value;
   if (::getsockopt(fd, level, name, &value, &len) != 0) {
@@ -34,12 +35,14 @@ namespace sockpair::detail {
 }
 
 /// setsockopt(2) of an `int` option.
-[[nodiscard]] inline result<void> set_int_option(int fd, int level, int name, int value) noexcept {
+template <class = void>  // instantiated on first use (see detail/io.hpp)
+[[nodiscard]] result<void> set_int_option(int fd, int level, int name, int value) noexcept {
   return check(::setsockopt(fd, level, name, &value, sizeof value));
 }
 
 /// The address family (domain) of socket `fd`: SO_DOMAIN, or getsockname(2) without it.
-[[nodiscard]] inline result<int> get_socket_family(int fd) noexcept {
+template <class = void>  // instantiated on first use (see detail/io.hpp)
+[[nodiscard]] result<int> get_socket_family(int fd) noexcept {
 #if defined(SO_DOMAIN)
   return get_int_option(fd, SOL_SOCKET, SO_DOMAIN);
 #else
@@ -53,14 +56,16 @@ namespace sockpair::detail {
 }
 
 /// SO_SNDBUF / SO_RCVBUF from a byte count; EINVAL past INT_MAX.
-[[nodiscard]] inline result<void> set_buffer_size(int fd, int name, std::size_t bytes) noexcept {
+template <class = void>  // instantiated on first use (see detail/io.hpp)
+[[nodiscard]] result<void> set_buffer_size(int fd, int name, std::size_t bytes) noexcept {
   if (bytes > static_cast<std::size_t>(INT_MAX)) {
     return errno_code(EINVAL);
   }
   return set_int_option(fd, SOL_SOCKET, name, static_cast<int>(bytes));
 }
 
-[[nodiscard]] inline result<std::size_t> get_buffer_size(int fd, int name) noexcept {
+template <class = void>  // instantiated on first use (see detail/io.hpp)
+[[nodiscard]] result<std::size_t> get_buffer_size(int fd, int name) noexcept {
   auto value = get_int_option(fd, SOL_SOCKET, name);
   if (!value) {
     return value.error();
@@ -69,30 +74,34 @@ namespace sockpair::detail {
 }
 
 /// SO_SNDTIMEO / SO_RCVTIMEO from a duration; zero means none (block indefinitely).
-[[nodiscard]] inline result<void> set_timeout(int fd, int name,
-                                              std::chrono::microseconds timeout) noexcept {
-  if (timeout < std::chrono::microseconds::zero()) {
+template <class Rep, class Period>
+[[nodiscard]] result<void> set_timeout(int fd, int name,
+                                       std::chrono::duration<Rep, Period> timeout) noexcept {
+  if (timeout < timeout.zero()) {
     return errno_code(EINVAL);
   }
-  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout);
+  const auto micros = std::chrono::ceil<std::chrono::microseconds>(timeout);
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(micros);
   timeval tv{};
   tv.tv_sec = static_cast<decltype(tv.tv_sec)>(seconds.count());
-  tv.tv_usec = static_cast<decltype(tv.tv_usec)>((timeout - seconds).count());
+  tv.tv_usec = static_cast<decltype(tv.tv_usec)>((micros - seconds).count());
   return check(::setsockopt(fd, SOL_SOCKET, name, &tv, sizeof tv));
 }
 
-[[nodiscard]] inline result<std::chrono::microseconds> get_timeout(int fd, int name) noexcept {
+template <class Duration>
+[[nodiscard]] result<Duration> get_timeout(int fd, int name) noexcept {
   timeval tv{};
   socklen_t len = sizeof tv;
   if (::getsockopt(fd, SOL_SOCKET, name, &tv, &len) != 0) {
     return last_errno_code();
   }
-  return std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec);
+  return std::chrono::duration_cast<Duration>(std::chrono::seconds(tv.tv_sec) +
+                                              std::chrono::microseconds(tv.tv_usec));
 }
 
 /// Sets or clears `flag` in the F_GETFL (`get` F_GETFL, `set` F_SETFL) or F_GETFD set.
-[[nodiscard]] inline result<void> set_fcntl_flag(int fd, int get, int set, int flag,
-                                                 bool on) noexcept {
+template <class = void>  // instantiated on first use (see detail/io.hpp)
+[[nodiscard]] result<void> set_fcntl_flag(int fd, int get, int set, int flag, bool on) noexcept {
   const int flags = ::fcntl(fd, get);
   if (flags == -1) {
     return last_errno_code();
@@ -104,7 +113,8 @@ namespace sockpair::detail {
   return check(::fcntl(fd, set, wanted));
 }
 
-[[nodiscard]] inline result<bool> get_fcntl_flag(int fd, int get, int flag) noexcept {
+template <class = void>  // instantiated on first use (see detail/io.hpp)
+[[nodiscard]] result<bool> get_fcntl_flag(int fd, int get, int flag) noexcept {
   const int flags = ::fcntl(fd, get);
   if (flags == -1) {
     return last_errno_code();
@@ -113,7 +123,8 @@ namespace sockpair::detail {
 }
 
 /// An ioctl(2) that reports a count in an `int` (FIONREAD, SIOCOUTQ).
-[[nodiscard]] inline result<std::size_t> ioctl_count(int fd, unsigned long request) noexcept {
+template <class = void>  // instantiated on first use (see detail/io.hpp)
+[[nodiscard]] result<std::size_t> ioctl_count(int fd, unsigned long request) noexcept {
   int value = 0;
   if (::ioctl(fd, request, &value) != 0) {
     return last_errno_code();

@@ -18,19 +18,23 @@ namespace sockpair::detail {
 /// will report): true. False once `timeout` has passed without that. A signal does not cut the
 /// wait short: poll(2) is restarted with the time that is left. A negative timeout is zero
 /// (a check that does not wait).
-[[nodiscard]] inline result<bool> wait_for(int fd, short events,
-                                           std::chrono::nanoseconds timeout) noexcept {
+/// (A template, like everything in these headers, so that it costs nothing until used: see
+/// detail/io.hpp.)
+template <class Rep, class Period>
+[[nodiscard]] result<bool> wait_for(int fd, short events,
+                                    std::chrono::duration<Rep, Period> timeout) noexcept {
   if (fd < 0) {
     return errno_code(EBADF);  // poll(2) would skip it and just sleep
   }
   using clock = std::chrono::steady_clock;
   const clock::time_point start = clock::now();
-  if (timeout < std::chrono::nanoseconds::zero()) {
-    timeout = std::chrono::nanoseconds::zero();
+  if (timeout < timeout.zero()) {
+    timeout = timeout.zero();
   }
   // A timeout past the clock's range is no timeout at all.
   const bool finite = timeout < clock::time_point::max() - start;
-  const clock::time_point deadline = finite ? start + timeout : clock::time_point::max();
+  const clock::time_point deadline =
+      finite ? start + std::chrono::ceil<clock::duration>(timeout) : clock::time_point::max();
   for (;;) {
     int milliseconds = -1;
     if (finite) {
@@ -61,7 +65,8 @@ namespace sockpair::detail {
 }
 
 /// As above, with no timeout.
-[[nodiscard]] inline result<bool> wait_for(int fd, short events) noexcept {
+template <class = void>  // instantiated on first use (see detail/io.hpp)
+[[nodiscard]] result<bool> wait_for(int fd, short events) noexcept {
   if (fd < 0) {
     return errno_code(EBADF);
   }
