@@ -42,7 +42,7 @@ struct received_message {
   /// Bytes stored in the message's buffer.
   std::size_t size = 0;
   /// The message's real length: equal to `size` unless truncated. Exact on Linux; elsewhere a
-  /// truncated message may report only `size`.
+  /// truncated message may report only a lower bound (`size + 1`).
   std::size_t message_size = 0;
   /// The message did not fit its buffer; the bytes past `size` were discarded.
   bool truncated = false;
@@ -190,8 +190,8 @@ using batch_io = batch_per_message;
 /// Fails (with the kernel's error, e.g. `operation_would_block`, EMSGSIZE, EPIPE) only when
 /// not one message was sent. An empty span returns 0. A blocking socket blocks as `send()`
 /// does, for each message in turn. Never raises SIGPIPE.
-template <socket_type Type, socket_domain Domain>
-requires(Type::message_oriented) [[nodiscard]] result<std::size_t> send_batch(
+template <message_socket_type Type, socket_domain Domain>
+[[nodiscard]] result<std::size_t> send_batch(
     socket<Type, Domain>& sender, std::span<const std::span<const std::byte>> messages) noexcept {
   return detail::batch_io::send(sender.native_handle(), messages);
 }
@@ -210,11 +210,10 @@ requires(Type::message_oriented) [[nodiscard]] result<std::size_t> send_batch(
 /// with recv(2), and the kernel fills every remaining slot with them; AF_UNIX cannot tell an
 /// empty seqpacket message from the end, so protocols that need the end should not send
 /// empty messages. (A dgram pair has no end: it waits, or fails with `operation_would_block`.)
-template <socket_type Type, socket_domain Domain>
-requires(Type::message_oriented)
-    [[nodiscard]] result<std::size_t> receive_batch(socket<Type, Domain>& receiver,
-                                                    std::span<const std::span<std::byte>> buffers,
-                                                    std::span<received_message> results) noexcept {
+template <message_socket_type Type, socket_domain Domain>
+[[nodiscard]] result<std::size_t> receive_batch(socket<Type, Domain>& receiver,
+                                                std::span<const std::span<std::byte>> buffers,
+                                                std::span<received_message> results) noexcept {
   return detail::batch_io::receive(receiver.native_handle(), buffers, results);
 }
 
