@@ -351,13 +351,13 @@ requires writable_byte_range<Buffer>
   received<inplace_fd_vector<N>> out;
   auto got = detail::receive_ancillary<Type>(sock.native_handle(), writable_bytes_of(buffer),
                                              detail::fd_vector_access::slots(out.fds),
-                                             std::span<std::byte>(control.bytes), options);
+                                             control.all(), options);
   if (!got) {
     return got.error();
   }
-  out.size = got.value().stored;
-  detail::fd_vector_access::set_size(out.fds, got.value().fd_count);
-  out.credentials = detail::to_credentials(got.value());
+  out.size = got.assume_value().stored;
+  detail::fd_vector_access::set_size(out.fds, got.assume_value().fd_count);
+  out.credentials = detail::to_credentials(got.assume_value());
   return out;
 }
 
@@ -381,8 +381,9 @@ requires writable_byte_range<Buffer>
   if (!got) {
     return got.error();
   }
-  return received<std::span<unique_fd>>{got.value().stored, storage.first(got.value().fd_count),
-                                        detail::to_credentials(got.value())};
+  return received<std::span<unique_fd>>{got.assume_value().stored,
+                                        storage.first(got.assume_value().fd_count),
+                                        detail::to_credentials(got.assume_value())};
 }
 
 /// As above, accepting up to `max_fds_per_message` descriptors into a `std::vector` sized
@@ -398,9 +399,9 @@ requires writable_byte_range<Buffer>
   if (!got) {
     return got.error();
   }
-  received<std::vector<unique_fd>> out{got.value().size, {}, got.value().credentials};
-  out.fds.reserve(got.value().fds.size());
-  for (unique_fd& fd : got.value().fds) {
+  received<std::vector<unique_fd>> out{got.assume_value().size, {}, got.assume_value().credentials};
+  out.fds.reserve(got.assume_value().fds.size());
+  for (unique_fd& fd : got.assume_value().fds) {
     out.fds.push_back(std::move(fd));
   }
   return out;

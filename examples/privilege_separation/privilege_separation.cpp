@@ -18,8 +18,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <string>
 #include <string_view>
 #include <system_error>
 #include <utility>
@@ -51,14 +49,18 @@ bool drop_privileges() {
     return false;
   }
   // Check rather than trust: every id is nobody's and root cannot be regained.
-  uid_t ruid = 0, euid = 0, suid = 0;
-  gid_t rgid = 0, egid = 0, sgid = 0;
+  uid_t ruid = 0;
+  uid_t euid = 0;
+  uid_t suid = 0;
+  gid_t rgid = 0;
+  gid_t egid = 0;
+  gid_t sgid = 0;
   return ::getresuid(&ruid, &euid, &suid) == 0 && ::getresgid(&rgid, &egid, &sgid) == 0 &&
          ruid == nobody_uid && euid == nobody_uid && suid == nobody_uid && rgid == nobody_gid &&
          egid == nobody_gid && sgid == nobody_gid && ::setuid(0) != 0;
 }
 
-int run_child(channel sock, const std::string& path) {
+int run_child(channel sock, const char* path) {
   const char* me = "child";
   const bool root = ::geteuid() == 0;
   if (root) {
@@ -94,18 +96,18 @@ int run_child(channel sock, const std::string& path) {
 
   // The proof: by its path, the file is out of reach.
   if (root) {
-    const int direct = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    const int direct = ::open(path, O_RDONLY | O_CLOEXEC);
     if (direct >= 0) {
       ::close(direct);
       std::fprintf(stderr, "child: opened %s by path as nobody: privileges were not dropped\n",
-                   path.c_str());
+                   path);
       return 1;
     }
     if (errno != EACCES) {
       return fail(me, "open by path failed, but not for lack of permission");
     }
-    std::printf("child:  open(\"%s\") by path: %s, as it should be\n", path.c_str(),
-                std::strerror(EACCES));
+    std::printf("child:  open(\"%s\") by path: %s, as it should be\n", path,
+                std::error_code(EACCES, std::system_category()).message().c_str());
   }
 
   // Through the descriptor it works: the parent's open(2) granted the access.
@@ -124,15 +126,23 @@ int run_child(channel sock, const std::string& path) {
 
 // ---- The parent: privileged, opens the file and decides who gets it ------------------------
 
+// Paths and the secret live in fixed buffers: nothing here allocates.
+using text = std::array<char, 4096>;
+
 // A private directory with one file only its owner may read. Returns false on failure.
-bool make_secret(std::string& dir, std::string& path, const std::string& secret) {
+bool make_secret(text& dir, text& path, std::string_view secret) {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): single-threaded, before any fork.
   const char* base = std::getenv("TEST_TMPDIR");  // under `bazel test`; else /tmp
-  dir = std::string(base != nullptr ? base : "/tmp") + "/privsep.XXXXXX";
-  if (::mkdtemp(dir.data()) == nullptr || ::chmod(dir.c_str(), 0711) != 0) {
+  if (std::snprintf(dir.data(), dir.size(), "%s/privsep.XXXXXX", base != nullptr ? base : "/tmp") >=
+          static_cast<int>(dir.size()) ||
+      ::mkdtemp(dir.data()) == nullptr || ::chmod(dir.data(), 0711) != 0) {
     return false;
   }
-  path = dir + "/secret.txt";
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (std::snprintf(path.data(), path.size(), "%s/secret.txt", dir.data()) >=
+      static_cast<int>(path.size())) {
+    return false;
+  }
+  const int fd = ::open(path.data(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
     return false;
   }
@@ -141,7 +151,7 @@ bool make_secret(std::string& dir, std::string& path, const std::string& secret)
   return ::close(fd) == 0 && written;
 }
 
-int run_parent(channel sock, pid_t child, const std::string& path, const std::string& secret) {
+int run_parent(channel sock, pid_t child, const char* path, std::string_view secret) {
   const char* me = "parent";
   // Who asks? The kernel attaches the sender's credentials (SO_PASSCRED, enabled before the
   // fork so that nothing the child sends can arrive without them).
@@ -155,7 +165,7 @@ int run_parent(channel sock, pid_t child, const std::string& path, const std::st
     std::fprintf(stderr, "parent: the child hung up without asking\n");
     return 1;
   }
-  const sockpair::credentials who = ready.value().credentials.value();
+  const sockpair::credentials who = *ready.value().credentials;
   const bool root = ::geteuid() == 0;
   const uid_t want_uid = root ? nobody_uid : ::getuid();
   const gid_t want_gid = root ? nobody_gid : ::getgid();
@@ -171,7 +181,7 @@ int run_parent(channel sock, pid_t child, const std::string& path, const std::st
               static_cast<int>(who.pid), who.uid, who.gid);
 
   // Open with the parent's privileges, pass the open file, keep nothing.
-  sockpair::unique_fd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  sockpair::unique_fd file(::open(path, O_RDONLY | O_CLOEXEC));
   if (!file) {
     return fail(me, "opening the file");
   }
@@ -201,13 +211,16 @@ int run_parent(channel sock, pid_t child, const std::string& path, const std::st
 
 int main() {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // parent and child lines in the order written
-  const std::string secret = "secret " + std::to_string(::getpid()) + "\n";
-  std::string dir;
-  std::string path;
+  text secret_text{};
+  const int length =
+      std::snprintf(secret_text.data(), secret_text.size(), "secret %d\n", ::getpid());
+  const std::string_view secret(secret_text.data(), static_cast<std::size_t>(length));
+  text dir{};
+  text path{};
   if (!make_secret(dir, path, secret)) {
     return fail("parent", "creating the secret file");
   }
-  std::printf("parent: uid %u wrote %s (mode 0600)\n", ::getuid(), path.c_str());
+  std::printf("parent: uid %u wrote %s (mode 0600)\n", ::getuid(), path.data());
 
   auto pair = sockpair::socket_pair<sockpair::seqpacket>::create();
   if (!pair) {
@@ -225,12 +238,12 @@ int main() {
   }
   if (child == 0) {
     static_cast<void>(parent_end.close());
-    const int status = run_child(std::move(child_end), path);
+    const int status = run_child(std::move(child_end), path.data());
     std::fflush(stdout);
     ::_exit(status);
   }
   static_cast<void>(child_end.close());
-  int status = run_parent(std::move(parent_end), child, path, secret);
+  int status = run_parent(std::move(parent_end), child, path.data(), secret);
 
   int child_status = 0;
   while (::waitpid(child, &child_status, 0) < 0 && errno == EINTR) {
@@ -239,8 +252,8 @@ int main() {
     std::fprintf(stderr, "parent: the child failed\n");
     status = 1;
   }
-  ::unlink(path.c_str());
-  ::rmdir(dir.c_str());
+  ::unlink(path.data());
+  ::rmdir(dir.data());
   std::printf("%s\n", status == 0 ? "privilege separation: OK" : "privilege separation: FAILED");
   return status;
 }

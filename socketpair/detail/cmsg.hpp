@@ -17,6 +17,8 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstring>
 #include <span>
@@ -72,10 +74,11 @@ inline constexpr std::size_t unsolicited_control_space = 0;
 /// A control buffer of `Bytes` bytes, aligned for `cmsghdr`, zero-filled.
 template <std::size_t Bytes>
 struct control_buffer {
-  alignas(cmsghdr) std::byte bytes[Bytes > 0 ? Bytes : 1] = {};
+  alignas(cmsghdr) std::array<std::byte, Bytes> bytes{};
 
+  [[nodiscard]] std::span<std::byte> all() noexcept { return bytes; }
   [[nodiscard]] std::span<std::byte> first(std::size_t n) noexcept {
-    return std::span<std::byte>(bytes, n < Bytes ? n : Bytes);
+    return all().first(n < Bytes ? n : Bytes);
   }
 };
 
@@ -108,7 +111,7 @@ template <bool MessageOriented, class Fd>
   std::size_t used = 0;
   // Appends one SOL_SOCKET control message and returns where its payload goes.
   auto append = [&](int type, std::size_t payload) noexcept {
-    auto* header = reinterpret_cast<cmsghdr*>(control.bytes + used);
+    auto* header = reinterpret_cast<cmsghdr*>(control.bytes.data() + used);
     header->cmsg_level = SOL_SOCKET;
     header->cmsg_type = type;
     header->cmsg_len = CMSG_LEN(payload);
@@ -134,7 +137,7 @@ template <bool MessageOriented, class Fd>
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   if (used > 0) {
-    msg.msg_control = control.bytes;
+    msg.msg_control = control.bytes.data();
     msg.msg_controllen = static_cast<decltype(msg.msg_controllen)>(used);
   }
   const ssize_t n = retry_on_eintr([&] { return ::sendmsg(socket_fd, &msg, no_sigpipe); });
@@ -151,6 +154,81 @@ struct control_received {
   bool has_credentials = false;
   wire_credentials credentials{};
 };
+
+/// Takes ownership of received descriptors: into the slots while there is room, closed
+/// (and remembered as an overflow) once they are full.
+class fd_collector {
+ public:
+  fd_collector(std::span<unique_fd> slots, bool close_on_exec) noexcept
+      : slots_(slots), close_on_exec_(close_on_exec) {}
+
+  /// Owns `raw` from now on; keeps it in a slot when `keep` and there is room.
+  void take(int raw, bool keep) noexcept {
+    unique_fd owned(raw);  // owned before anything else can happen
+#if !defined(MSG_CMSG_CLOEXEC)
+    if (close_on_exec_) {
+      static_cast<void>(::fcntl(raw, F_SETFD, FD_CLOEXEC));  // not atomic with exec
+    }
+#endif
+    if (!keep) {
+      return;  // not returned to the caller: closed here
+    }
+    if (count_ < slots_.size()) {
+      slots_[count_++] = std::move(owned);
+    } else {
+      overflow_ = true;
+    }
+  }
+
+  /// Closes every descriptor kept so far.
+  void close_all() noexcept {
+    for (unique_fd& fd : slots_.first(count_)) {
+      fd.reset();
+    }
+    count_ = 0;
+  }
+
+  [[nodiscard]] std::size_t count() const noexcept { return count_; }
+  [[nodiscard]] bool overflow() const noexcept { return overflow_; }
+
+ private:
+  std::span<unique_fd> slots_;
+  std::size_t count_ = 0;
+  bool overflow_ = false;
+  [[maybe_unused]] bool close_on_exec_;
+};
+
+/// Walks the control messages recvmsg(2) left in `msg`: every descriptor goes to `fds`
+/// (SCM_RIGHTS) or is closed (SCM_PIDFD); SCM_CREDENTIALS lands in `got`. A control message
+/// that claims more than the buffer holds (a cut one) is read only as far as the buffer goes.
+inline void take_control(msghdr& msg, fd_collector& fds, control_received& got) noexcept {
+  if (msg.msg_controllen == 0) {
+    return;
+  }
+  const auto* const end = static_cast<const unsigned char*>(msg.msg_control) + msg.msg_controllen;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    const unsigned char* payload = CMSG_DATA(c);
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_len < CMSG_LEN(0) || payload > end) {
+      continue;
+    }
+    const std::size_t size =
+        std::min<std::size_t>(c->cmsg_len - CMSG_LEN(0), static_cast<std::size_t>(end - payload));
+#if defined(__linux__)
+    if (c->cmsg_type == SCM_CREDENTIALS && size >= sizeof got.credentials) {
+      std::memcpy(&got.credentials, payload, sizeof got.credentials);
+      got.has_credentials = true;
+    }
+    const bool carries_fds = c->cmsg_type == SCM_RIGHTS || c->cmsg_type == scm_pidfd;
+#else
+    const bool carries_fds = c->cmsg_type == SCM_RIGHTS;
+#endif
+    for (std::size_t i = 0; carries_fds && i + sizeof(int) <= size; i += sizeof(int)) {
+      int raw = -1;
+      std::memcpy(&raw, payload + i, sizeof raw);
+      fds.take(raw, c->cmsg_type == SCM_RIGHTS);
+    }
+  }
+}
 
 /// One recvmsg(2) into `buffer` with `control` as the control buffer (from
 /// `receive_control_space(fds.size())`). Every descriptor the kernel installed is owned the
@@ -174,14 +252,10 @@ template <bool MessageOriented>
   msg.msg_controllen = static_cast<decltype(msg.msg_controllen)>(control.size());
   int flags = 0;
 #if defined(MSG_CMSG_CLOEXEC)
-  if (close_on_exec) {
-    flags |= MSG_CMSG_CLOEXEC;
-  }
+  flags |= close_on_exec ? MSG_CMSG_CLOEXEC : 0;
 #endif
 #if defined(__linux__)
-  if (MessageOriented) {
-    flags |= MSG_TRUNC;  // Linux then returns the message's real length
-  }
+  flags |= MessageOriented ? MSG_TRUNC : 0;  // Linux then returns the message's real length
 #endif
   const ssize_t n = retry_on_eintr([&] { return ::recvmsg(socket_fd, &msg, flags); });
   if (n < 0) {
@@ -189,64 +263,19 @@ template <bool MessageOriented>
   }
 
   control_received got;
-  bool overflow = false;
-  const auto* const control_end =
-      reinterpret_cast<const unsigned char*>(control.data()) + msg.msg_controllen;
-  for (cmsghdr* c = msg.msg_controllen > 0 ? CMSG_FIRSTHDR(&msg) : nullptr; c != nullptr;
-       c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_len < CMSG_LEN(0)) {
-      continue;
-    }
-    const unsigned char* payload = CMSG_DATA(c);
-    std::size_t size = c->cmsg_len - CMSG_LEN(0);
-    if (payload > control_end) {
-      continue;
-    }
-    if (size > static_cast<std::size_t>(control_end - payload)) {
-      size = static_cast<std::size_t>(control_end - payload);  // a cut message's claim
-    }
-    bool carries_fds = c->cmsg_type == SCM_RIGHTS;
-#if defined(__linux__)
-    carries_fds = carries_fds || c->cmsg_type == scm_pidfd;
-    if (c->cmsg_type == SCM_CREDENTIALS && size >= sizeof got.credentials) {
-      std::memcpy(&got.credentials, payload, sizeof got.credentials);
-      got.has_credentials = true;
-    }
-#endif
-    if (!carries_fds) {
-      continue;
-    }
-    for (std::size_t i = 0; i + sizeof(int) <= size; i += sizeof(int)) {
-      int raw = -1;
-      std::memcpy(&raw, payload + i, sizeof raw);
-      unique_fd owned(raw);  // owned before anything else can fail
-#if !defined(MSG_CMSG_CLOEXEC)
-      if (close_on_exec) {
-        static_cast<void>(::fcntl(raw, F_SETFD, FD_CLOEXEC));  // not atomic with exec
-      }
-#endif
-      if (c->cmsg_type != SCM_RIGHTS) {
-        continue;  // not returned: closed here
-      }
-      if (got.fd_count < fds.size()) {
-        fds[got.fd_count++] = std::move(owned);
-      } else {
-        overflow = true;
-      }
-    }
-  }
+  fd_collector collector(fds, close_on_exec);
+  take_control(msg, collector, got);
 
   const auto size = static_cast<std::size_t>(n);
+  const bool control_truncated = collector.overflow() || (msg.msg_flags & MSG_CTRUNC) != 0;
   const bool data_truncated =
       MessageOriented && ((msg.msg_flags & MSG_TRUNC) != 0 || size > buffer.size());
-  const bool control_truncated = overflow || (msg.msg_flags & MSG_CTRUNC) != 0;
   if (control_truncated || data_truncated) {
-    for (std::size_t i = 0; i < got.fd_count; ++i) {
-      fds[i].reset();
-    }
+    collector.close_all();
     return make_error_code(control_truncated ? errc::control_truncated : errc::message_truncated);
   }
-  got.stored = size < buffer.size() ? size : buffer.size();
+  got.stored = std::min(size, buffer.size());
+  got.fd_count = collector.count();
   return got;
 }
 

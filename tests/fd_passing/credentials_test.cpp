@@ -25,7 +25,6 @@ namespace {
 using sockpair::credentials;
 using sockpair::current_credentials;
 using sockpair::dgram;
-using sockpair::errc;
 using sockpair::peer_credentials;
 using sockpair::receive_with_fds;
 using sockpair::send_with_credentials;
@@ -35,7 +34,6 @@ using sockpair::set_receive_credentials;
 using sockpair::socket;
 using sockpair::socket_pair;
 using sockpair::stream;
-using sockpair::unique_fd;
 using sockpair::testing::bytes_of;
 using sockpair::testing::drop_root_privileges;
 using sockpair::testing::exit_status_of;
@@ -75,7 +73,7 @@ class Credentials : public ::testing::Test {
   }
 
   // The ids a child has after `drop_privileges_or_exit`.
-  credentials expected_child(pid_t pid) const {
+  [[nodiscard]] credentials expected_child(pid_t pid) const {
     if (::geteuid() == 0 && unprivileged_children) {
       return {pid, sockpair::testing::nobody_uid, sockpair::testing::nobody_gid};
     }
@@ -132,7 +130,7 @@ TYPED_TEST(Credentials, PeerCredentialsOfAPairAForkedChildCreatedAreTheChilds) {
   std::array<std::byte, 64> buffer{};
   auto got = receive_with_fds<1>(this->a, buffer);
   ASSERT_TRUE(got) << got.error().message();
-  ASSERT_EQ(got.value().fds.size(), 1u) << text_of(buffer, got.value().size);
+  ASSERT_EQ(got.value().fds.size(), 1U) << text_of(buffer, got.value().size);
   auto theirs = socket<TypeParam>::adopt(std::move(got.value().fds[0]));
   ASSERT_TRUE(theirs) << theirs.error().message();
   auto peer = peer_credentials(theirs.value());
@@ -175,7 +173,7 @@ TYPED_TEST(Credentials, EveryMessageFromAForkedChildCarriesItsCredentials) {
     ASSERT_EQ(text_of(buffer, got.value().size), describe(expected)) << i;
     ASSERT_TRUE(got.value().credentials) << i;
     EXPECT_EQ(got.value().credentials.value(), expected) << i;
-    EXPECT_EQ(got.value().fds.size(), i == 2 ? 1u : 0u) << i;
+    EXPECT_EQ(got.value().fds.size(), i == 2 ? 1U : 0U) << i;
   }
   EXPECT_EQ(exit_status_of(child), 0);
 }
@@ -250,7 +248,7 @@ TYPED_TEST(Credentials, NeedADataByteOnAStreamOnly) {
     std::array<std::byte, 4> buffer{};
     auto got = receive_with_fds<1>(this->a, buffer);
     ASSERT_TRUE(got) << got.error().message();
-    EXPECT_EQ(got.value().size, 0u);
+    EXPECT_EQ(got.value().size, 0U);
     ASSERT_TRUE(got.value().credentials);
     EXPECT_EQ(got.value().credentials.value(), current_credentials());
   }
@@ -271,16 +269,18 @@ TYPED_TEST(Credentials, CredentialsDoNotCrowdOutDescriptors) {
   EXPECT_EQ(got.value().credentials.value(), current_credentials());
 }
 
-#if !defined(SO_PASSPIDFD)
-#define SO_PASSPIDFD 76  // Linux >= 6.5; glibc 2.36's headers predate it
+#if defined(SO_PASSPIDFD)
+constexpr int so_passpidfd = SO_PASSPIDFD;
+#else
+constexpr int so_passpidfd = 76;  // Linux >= 6.5; glibc 2.36's headers predate it
 #endif
 
 TYPED_TEST(Credentials, PidfdTheKernelAddsUnaskedIsClosed) {
   // With SO_PASSPIDFD on, Linux installs a pidfd of the sender in the receiver with every
   // message (SCM_PIDFD). The library does not return it; it must not leak either.
   const int on = 1;
-  if (::setsockopt(this->a.native_handle(), SOL_SOCKET, SO_PASSPIDFD, &on, sizeof on) != 0) {
-    GTEST_SKIP() << "SO_PASSPIDFD needs Linux >= 6.5: " << std::strerror(errno);
+  if (::setsockopt(this->a.native_handle(), SOL_SOCKET, so_passpidfd, &on, sizeof on) != 0) {
+    GTEST_SKIP() << "SO_PASSPIDFD needs Linux >= 6.5: " << sockpair::testing::errno_text();
   }
   {
     // The kernel really does add one: raw recvmsg sees it.
@@ -308,7 +308,7 @@ TYPED_TEST(Credentials, PidfdTheKernelAddsUnaskedIsClosed) {
     std::array<std::byte, 4> buffer{};
     auto got = receive_with_fds<1>(this->a, buffer);
     ASSERT_TRUE(got) << got.error().message();
-    ASSERT_EQ(got.value().fds.size(), 1u);
+    ASSERT_EQ(got.value().fds.size(), 1U);
     EXPECT_TRUE(same_file(got.value().fds[0].get(), pipe.read.get()));
     auto after_receive = open_fds();
     after_receive.erase(got.value().fds[0].get());

@@ -108,7 +108,7 @@ TYPED_TEST(FdPassing, ForkedChildWritesThroughAPipeEndItReceived) {
   auto pipe = make_pipe();
   auto sent = send_with_fds(this->a, bytes_of("w"), {pipe.write.get()});
   ASSERT_TRUE(sent) << sent.error().message();
-  EXPECT_EQ(sent.value(), 1u);
+  EXPECT_EQ(sent.value(), 1U);
   pipe.write.reset();  // from here the child holds the only write end
   EXPECT_EQ(read_to_eof(pipe.read.get()), "written by child " + std::to_string(child));
   EXPECT_EQ(exit_status_of(child), 0);
@@ -127,7 +127,7 @@ TYPED_TEST(FdPassing, ReceiverGetsNewDescriptorsForTheSameFilesAndSenderKeepsIts
   ASSERT_TRUE(got) << got.error().message();
   EXPECT_EQ(text_of(buffer, got.value().size), "two");
   auto& fds = got.value().fds;
-  ASSERT_EQ(fds.size(), 2u);
+  ASSERT_EQ(fds.size(), 2U);
   EXPECT_NE(fds[0].get(), first.read.get());
   EXPECT_TRUE(same_file(fds[0].get(), first.read.get()));
   EXPECT_TRUE(same_file(fds[1].get(), second.write.get()));
@@ -160,7 +160,7 @@ TYPED_TEST(FdPassing, SendsDescriptorsHeldByUniqueFdsWhichStayOwnedByTheSender) 
   std::array<std::byte, 8> buffer{};
   auto got = receive_with_fds(this->b, buffer);
   ASSERT_TRUE(got) << got.error().message();
-  ASSERT_EQ(got.value().fds.size(), 2u);
+  ASSERT_EQ(got.value().fds.size(), 2U);
   EXPECT_TRUE(same_file(got.value().fds[0].get(), mine[0].get()));
   EXPECT_TRUE(same_file(got.value().fds[1].get(), mine[1].get()));
 }
@@ -176,7 +176,7 @@ TYPED_TEST(FdPassing, SendsAndReceivesAnyByteRangeInPlace) {
   auto got = receive_with_fds<1>(this->b, name);
   ASSERT_TRUE(got) << got.error().message();
   EXPECT_EQ(std::string_view(name.data(), got.value().size), text);
-  ASSERT_EQ(got.value().fds.size(), 1u);
+  ASSERT_EQ(got.value().fds.size(), 1U);
   EXPECT_TRUE(same_file(got.value().fds[0].get(), pipe.read.get()));
 }
 
@@ -187,7 +187,7 @@ TYPED_TEST(FdPassing, CallerProvidedStorageReceivesWithoutAllocating) {
   std::array<std::byte, 4> buffer{};
   auto got = receive_with_fds(this->b, buffer, storage);
   ASSERT_TRUE(got) << got.error().message();
-  ASSERT_EQ(got.value().fds.size(), 2u);
+  ASSERT_EQ(got.value().fds.size(), 2U);
   EXPECT_EQ(got.value().fds.data(), storage.data());  // a view of the caller's storage
   EXPECT_TRUE(same_file(storage[0].get(), pipe.read.get()));
   EXPECT_TRUE(same_file(storage[1].get(), pipe.write.get()));
@@ -198,17 +198,19 @@ TYPED_TEST(FdPassing, SeveralRightsMessagesInOneSendAllArriveInOrder) {
   // A sender this library did not write may split descriptors over several SCM_RIGHTS
   // control messages; every one of them must be received and owned.
   std::vector<sockpair::testing::pipe_ends> pipes;
+  pipes.reserve(5);
   for (int i = 0; i < 5; ++i) {
     pipes.push_back(make_pipe());
   }
   const std::vector<std::vector<int>> groups = {
       {pipes[0].read.get(), pipes[1].read.get()},
       {pipes[2].read.get(), pipes[3].read.get(), pipes[4].read.get()}};
-  ASSERT_EQ(raw_send_rights(this->a.native_handle(), "g", groups), 1) << std::strerror(errno);
+  ASSERT_EQ(raw_send_rights(this->a.native_handle(), "g", groups), 1)
+      << sockpair::testing::errno_text();
   std::array<std::byte, 4> buffer{};
   auto got = receive_with_fds(this->b, buffer);
   ASSERT_TRUE(got) << got.error().message();
-  ASSERT_EQ(got.value().fds.size(), 5u);
+  ASSERT_EQ(got.value().fds.size(), 5U);
   for (std::size_t i = 0; i < 5; ++i) {
     EXPECT_TRUE(same_file(got.value().fds[i].get(), pipes[i].read.get())) << i;
   }
@@ -306,8 +308,7 @@ TYPED_TEST(FdPassing, RoomForOneWhenThreeArriveClosesAllThreeAndFailsDistinctly)
 // Lowers the soft RLIMIT_NOFILE for the scope of the object, then restores it.
 class descriptor_limit {
  public:
-  explicit descriptor_limit(rlim_t soft) {
-    ok_ = ::getrlimit(RLIMIT_NOFILE, &saved_) == 0;
+  explicit descriptor_limit(rlim_t soft) : ok_(::getrlimit(RLIMIT_NOFILE, &saved_) == 0) {
     rlimit lowered = saved_;
     lowered.rlim_cur = soft;
     ok_ = ok_ && ::setrlimit(RLIMIT_NOFILE, &lowered) == 0;
@@ -315,7 +316,9 @@ class descriptor_limit {
   ~descriptor_limit() { ::setrlimit(RLIMIT_NOFILE, &saved_); }
   descriptor_limit(const descriptor_limit&) = delete;
   descriptor_limit& operator=(const descriptor_limit&) = delete;
-  bool ok() const { return ok_; }
+  descriptor_limit(descriptor_limit&&) = delete;
+  descriptor_limit& operator=(descriptor_limit&&) = delete;
+  [[nodiscard]] bool ok() const { return ok_; }
 
  private:
   rlimit saved_{};
@@ -334,7 +337,7 @@ TYPED_TEST(FdPassing, ReceiverWithRoomForOnlyOneDescriptorNumberKeepsNone) {
   // The two lowest free descriptor numbers; a limit of the second leaves one free slot.
   std::vector<int> free_numbers;
   for (int fd = 0; free_numbers.size() < 2; ++fd) {
-    if (before.count(fd) == 0) {
+    if (!before.contains(fd)) {
       free_numbers.push_back(fd);
     }
   }
@@ -342,7 +345,7 @@ TYPED_TEST(FdPassing, ReceiverWithRoomForOnlyOneDescriptorNumberKeepsNone) {
   sockpair::result<sockpair::received<std::vector<unique_fd>>> got = errc::unexpected_eof;
   {
     descriptor_limit limit(static_cast<rlim_t>(free_numbers[1]));
-    ASSERT_TRUE(limit.ok()) << std::strerror(errno);
+    ASSERT_TRUE(limit.ok()) << sockpair::testing::errno_text();
     got = receive_with_fds(this->b, buffer);
   }
   ASSERT_FALSE(got);
@@ -365,7 +368,7 @@ TYPED_TEST(MessageFdPassing, TruncatedMessageClosesItsDescriptorsAndFails) {
   auto next = receive_with_fds<2>(this->b, small);
   ASSERT_TRUE(next) << next.error().message();
   EXPECT_EQ(text_of(small, next.value().size), "next");
-  ASSERT_EQ(next.value().fds.size(), 1u);
+  ASSERT_EQ(next.value().fds.size(), 1U);
   EXPECT_TRUE(same_file(next.value().fds[0].get(), p1.write.get()));
 }
 
@@ -373,12 +376,12 @@ TYPED_TEST(MessageFdPassing, EmptyMessageCarriesDescriptors) {
   auto pipe = make_pipe();
   auto sent = send_with_fds(this->a, {}, {pipe.write.get()});
   ASSERT_TRUE(sent) << sent.error().message();
-  EXPECT_EQ(sent.value(), 0u);
+  EXPECT_EQ(sent.value(), 0U);
   std::array<std::byte, 4> buffer{};
   auto got = receive_with_fds<1>(this->b, buffer);
   ASSERT_TRUE(got) << got.error().message();
-  EXPECT_EQ(got.value().size, 0u);
-  ASSERT_EQ(got.value().fds.size(), 1u);
+  EXPECT_EQ(got.value().size, 0U);
+  ASSERT_EQ(got.value().fds.size(), 1U);
   EXPECT_TRUE(same_file(got.value().fds[0].get(), pipe.write.get()));
 }
 
@@ -499,7 +502,7 @@ TEST_F(StreamFdPassing, RefusesDescriptorsWithoutAByteToCarryThem) {
   // Without descriptors an empty send is an ordinary no-op.
   auto empty = send_with_fds(a, {}, std::span<const int>());
   ASSERT_TRUE(empty) << empty.error().message();
-  EXPECT_EQ(empty.value(), 0u);
+  EXPECT_EQ(empty.value(), 0U);
 }
 
 TEST_F(StreamFdPassing, KernelDropsTheDescriptorsOfAZeroByteSend) {
@@ -518,8 +521,8 @@ TEST_F(StreamFdPassing, RefusesAnEmptyReceiveBuffer) {
   std::array<std::byte, 1> buffer{};
   auto later = receive_with_fds<1>(b, buffer);  // nothing was consumed
   ASSERT_TRUE(later) << later.error().message();
-  EXPECT_EQ(later.value().size, 1u);
-  EXPECT_EQ(later.value().fds.size(), 1u);
+  EXPECT_EQ(later.value().size, 1U);
+  EXPECT_EQ(later.value().fds.size(), 1U);
 }
 
 TEST_F(StreamFdPassing, DescriptorsArriveWithTheBytesTheyWereSentWith) {
@@ -531,12 +534,12 @@ TEST_F(StreamFdPassing, DescriptorsArriveWithTheBytesTheyWereSentWith) {
   auto one = receive_with_fds(b, buffer);
   ASSERT_TRUE(one) << one.error().message();
   EXPECT_EQ(text_of(buffer, one.value().size), "one");  // not "onetwo"
-  ASSERT_EQ(one.value().fds.size(), 1u);
+  ASSERT_EQ(one.value().fds.size(), 1U);
   EXPECT_TRUE(same_file(one.value().fds[0].get(), first.read.get()));
   auto two = receive_with_fds(b, buffer);
   ASSERT_TRUE(two) << two.error().message();
   EXPECT_EQ(text_of(buffer, two.value().size), "two");
-  ASSERT_EQ(two.value().fds.size(), 1u);
+  ASSERT_EQ(two.value().fds.size(), 1U);
   EXPECT_TRUE(same_file(two.value().fds[0].get(), second.read.get()));
 }
 
@@ -548,7 +551,7 @@ TEST_F(StreamFdPassing, AShortSendCarriesTheDescriptorsWithItsFirstBytes) {
   const std::vector<std::byte> big(4 << 20);  // far more than a socket buffer holds
   auto sent = send_with_fds(sender, big, {pipe.write.get()});
   ASSERT_TRUE(sent) << sent.error().message();
-  ASSERT_GT(sent.value(), 0u);
+  ASSERT_GT(sent.value(), 0U);
   ASSERT_LT(sent.value(), big.size());
 
   std::vector<std::byte> buffer(big.size());
@@ -565,7 +568,7 @@ TEST_F(StreamFdPassing, AShortSendCarriesTheDescriptorsWithItsFirstBytes) {
     received += got.value().size;
   }
   EXPECT_TRUE(first_receive_had_them);
-  EXPECT_EQ(descriptors, 1u);
+  EXPECT_EQ(descriptors, 1U);
   EXPECT_EQ(received, sent.value());
 }
 
@@ -574,7 +577,7 @@ TEST_F(StreamFdPassing, EndOfStreamIsZeroBytesAndNoDescriptors) {
   std::array<std::byte, 4> buffer{};
   auto got = receive_with_fds<2>(b, buffer);
   ASSERT_TRUE(got) << got.error().message();
-  EXPECT_EQ(got.value().size, 0u);
+  EXPECT_EQ(got.value().size, 0U);
   EXPECT_TRUE(got.value().fds.empty());
 }
 
@@ -591,8 +594,8 @@ TEST(InplaceFdVector, MovingTransfersOwnershipAndClearCloses) {
   ASSERT_TRUE(got) << got.error().message();
   inplace_fd_vector<2> moved = std::move(got.value().fds);
   EXPECT_TRUE(got.value().fds.empty());  // NOLINT(bugprone-use-after-move): the contract
-  ASSERT_EQ(moved.size(), 2u);
-  EXPECT_EQ(moved.capacity(), 2u);
+  ASSERT_EQ(moved.size(), 2U);
+  EXPECT_EQ(moved.capacity(), 2U);
   const int first = moved[0].get();
   const int second = moved[1].get();
   EXPECT_TRUE(is_open(first));

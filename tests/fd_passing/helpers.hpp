@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstddef>
 #include <cstdlib>
@@ -18,6 +19,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 namespace sockpair::testing {
@@ -29,8 +31,11 @@ inline std::span<const std::byte> bytes_of(std::string_view text) {
 
 /// The first `size` bytes of `buffer` as text.
 inline std::string text_of(std::span<const std::byte> buffer, std::size_t size) {
-  return std::string(reinterpret_cast<const char*>(buffer.data()), size);
+  return {reinterpret_cast<const char*>(buffer.data()), size};
 }
+
+/// errno as text (std::strerror is not thread-safe).
+inline std::string errno_text() { return std::error_code(errno, std::system_category()).message(); }
 
 struct pipe_ends {
   unique_fd read;
@@ -39,8 +44,8 @@ struct pipe_ends {
 
 /// A new pipe; `flags` as for pipe2(2). Aborts the test program if the kernel refuses.
 inline pipe_ends make_pipe(int flags = O_CLOEXEC) {
-  int fds[2] = {-1, -1};
-  if (::pipe2(fds, flags) != 0) {
+  std::array<int, 2> fds = {-1, -1};
+  if (::pipe2(fds.data(), flags) != 0) {
     std::abort();
   }
   return {unique_fd(fds[0]), unique_fd(fds[1])};
@@ -57,16 +62,16 @@ inline bool same_file(int a, int b) {
 /// Reads `fd` until EOF (or an error, which ends the text early).
 inline std::string read_to_eof(int fd) {
   std::string text;
-  char chunk[256];
+  std::array<char, 256> chunk{};
   for (;;) {
-    const ssize_t n = ::read(fd, chunk, sizeof chunk);
+    const ssize_t n = ::read(fd, chunk.data(), chunk.size());
     if (n < 0 && errno == EINTR) {
       continue;
     }
     if (n <= 0) {
       return text;
     }
-    text.append(chunk, static_cast<std::size_t>(n));
+    text.append(chunk.data(), static_cast<std::size_t>(n));
   }
 }
 

@@ -38,8 +38,8 @@ constexpr const char* python = "/usr/bin/python3";
 
 // Under `bazel test` the script is in the runfiles tree; run by hand, from the repository.
 std::string script_path() {
-  const char* runfiles = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
+  const char* runfiles = std::getenv("TEST_SRCDIR");      // NOLINT(concurrency-mt-unsafe)
+  const char* workspace = std::getenv("TEST_WORKSPACE");  // NOLINT(concurrency-mt-unsafe)
   if (runfiles != nullptr && workspace != nullptr) {
     return std::string(runfiles) + "/" + workspace + "/tests/fd_passing/python_peer.py";
   }
@@ -97,7 +97,7 @@ TYPED_TEST(PythonPeer, ReceivesWhatPythonSendFdsSent) {
   ASSERT_TRUE(got) << got.error().message();
   EXPECT_EQ(text_of(buffer, got.value().size), "pipe line|file from python\n");
   auto& fds = got.value().fds;
-  ASSERT_EQ(fds.size(), 2u);
+  ASSERT_EQ(fds.size(), 2U);
   EXPECT_TRUE(has_cloexec(fds[0].get()));
   EXPECT_TRUE(has_cloexec(fds[1].get()));
   // The pipe Python opened: Python writes a line and closes its end.
