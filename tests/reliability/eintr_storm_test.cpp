@@ -311,4 +311,79 @@ TEST(EintrStorm, WaitReadableTimesOutOnlyAfterItsTimeout) {
   EXPECT_GT(storm_signals.load() - signals_before, 0U);
 }
 
+// ---- Socket timeouts under signals ------------------------------------------------------------
+//
+// BUG (reported, not fixed here: socketpair/detail/io.hpp belongs to the I/O API): with
+// SO_RCVTIMEO or SO_SNDTIMEO set, Linux fails an interrupted socket call with EINTR instead
+// of restarting it (signal(7): "never restarted ... if a timeout has been set on the socket"),
+// precisely so that a signal cannot stretch the timeout. The library restarts it anyway,
+// each time with the whole timeout again, so under periodic signals (a profiler's SIGPROF, a
+// timer) the timeout never expires and the call blocks until data comes. These two tests
+// reproduce it: each fails (its watchdog releases the blocked call after 10 s) until the
+// library retries an interrupted timed call only for the time that is left. They are
+// disabled so that CI stays green; run them with --gtest_also_run_disabled_tests.
+
+// Runs `blocked` (a call that should fail with EAGAIN after `timeout`) in a thread under a
+// signal storm. If it has not returned after `patience`, calls `release` to unblock it.
+// Returns what the call returned, and whether the watchdog had to release it.
+template <class Call, class Release>
+std::pair<std::error_code, bool> run_with_watchdog(Call blocked, Release release,
+                                                   std::chrono::seconds patience) {
+  std::atomic<bool> done{false};
+  std::error_code error;
+  std::thread caller([&] {
+    signal_storm storm(storm_period);
+    error = blocked();
+    done = true;
+  });
+  const auto give_up = std::chrono::steady_clock::now() + patience;
+  while (!done && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(10ms);
+  }
+  const bool released = !done;
+  if (released) {
+    release();
+  }
+  caller.join();
+  return {error, released};
+}
+
+TEST(EintrStorm, DISABLED_ReceiveTimeoutExpiresDespiteSignals) {
+  auto pair = socket_pair<stream>::create();
+  ASSERT_TRUE(pair);
+  auto& a = pair.value().first;
+  auto& b = pair.value().second;
+  ASSERT_TRUE(a.set_receive_timeout(20ms));
+  std::byte buffer[1];
+  auto [error, released] = run_with_watchdog(
+      [&]() -> std::error_code {
+        auto r = a.receive(buffer);
+        return r ? std::error_code() : r.error();
+      },
+      [&] { static_cast<void>(b.send(std::as_bytes(std::span("x", 1)))); }, 10s);
+  EXPECT_FALSE(released) << "a 20 ms receive timeout did not expire in 10 s of signals";
+  EXPECT_EQ(error, std::errc::operation_would_block);
+}
+
+TEST(EintrStorm, DISABLED_SendTimeoutExpiresDespiteSignals) {
+  auto pair = socket_pair<stream>::create();
+  ASSERT_TRUE(pair);
+  auto& a = pair.value().first;
+  auto& b = pair.value().second;
+  ASSERT_TRUE(a.set_send_timeout(20ms));
+  ASSERT_TRUE(a.set_nonblocking(true));
+  std::vector<std::byte> filler(64 * 1024);
+  while (a.send(filler)) {
+  }
+  ASSERT_TRUE(a.set_nonblocking(false));
+  auto [error, released] = run_with_watchdog(
+      [&]() -> std::error_code {
+        auto r = a.send(filler);
+        return r ? std::error_code() : r.error();
+      },
+      [&] { static_cast<void>(b.shutdown(shutdown_how::both)); }, 10s);
+  EXPECT_FALSE(released) << "a 20 ms send timeout did not expire in 10 s of signals";
+  EXPECT_EQ(error, std::errc::operation_would_block);
+}
+
 }  // namespace
