@@ -27,6 +27,7 @@
 #include <socketpair/socket_pair.hpp>
 #include <socketpair/tags.hpp>
 
+#include <array>
 #include <cerrno>
 #include <cstddef>
 #include <string>
@@ -117,9 +118,9 @@ struct pipe_channel {
   static std::string name() { return "pipe"; }
 
   static std::pair<pipe_end, pipe_end> make(channel_options options = {}) {
-    int forward[2];
-    int backward[2];
-    if (::pipe2(forward, O_CLOEXEC) != 0 || ::pipe2(backward, O_CLOEXEC) != 0) {
+    std::array<int, 2> forward{};
+    std::array<int, 2> backward{};
+    if (::pipe2(forward.data(), O_CLOEXEC) != 0 || ::pipe2(backward.data(), O_CLOEXEC) != 0) {
       fail("pipe2");
     }
     if (options.buffer_size > 0) {
@@ -142,7 +143,7 @@ class raw_socket_end {
 
   bool send_payload(const_bytes data) {
     if constexpr (Type::message_oriented) {
-      ssize_t n;
+      ssize_t n = -1;
       do {
         n = ::send(socket_.get(), data.data(), data.size(), MSG_NOSIGNAL);
       } while (n < 0 && errno == EINTR);
@@ -166,7 +167,7 @@ class raw_socket_end {
 
   int receive_payload(bytes buffer) {
     if constexpr (Type::message_oriented) {
-      ssize_t n;
+      ssize_t n = -1;
       do {
         n = ::recv(socket_.get(), buffer.data(), buffer.size(), 0);
       } while (n < 0 && errno == EINTR);
@@ -216,8 +217,8 @@ struct raw_socketpair {
   static std::string name() { return "raw_socketpair"; }
 
   static std::pair<raw_socket_end<Type>, raw_socket_end<Type>> make(channel_options options = {}) {
-    int fds[2];
-    if (::socketpair(AF_UNIX, Type::value | SOCK_CLOEXEC, 0, fds) != 0) {
+    std::array<int, 2> fds{};
+    if (::socketpair(AF_UNIX, Type::value | SOCK_CLOEXEC, 0, fds.data()) != 0) {
       fail("socketpair");
     }
     set_socket_buffers(fds[0], options.buffer_size);
@@ -372,7 +373,7 @@ class asio_end {
       }
       return 1;
     } else {
-      std::size_t n;
+      std::size_t n = 0;
       if constexpr (std::is_same_v<Type, sockpair::seqpacket>) {
         boost::asio::socket_base::message_flags out_flags = 0;
         n = socket_.receive(boost::asio::buffer(buffer.data(), buffer.size()), 0, out_flags, error);
@@ -418,8 +419,8 @@ struct asio_channel {
     socket_type second(asio_context());
     boost::system::error_code error;
     if constexpr (std::is_same_v<Type, sockpair::seqpacket>) {
-      int fds[2];
-      if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
+      std::array<int, 2> fds{};
+      if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds.data()) != 0) {
         fail("socketpair");
       }
       const boost::asio::generic::seq_packet_protocol protocol(AF_UNIX, 0);

@@ -15,6 +15,7 @@
 #include <socketpair/socket_pair.hpp>
 #include <socketpair/tags.hpp>
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <type_traits>
@@ -28,8 +29,8 @@ namespace {
 
 void create_pipe(benchmark::State& state) {
   for (auto _ : state) {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) {
+    std::array<int, 2> fds{};
+    if (::pipe2(fds.data(), O_CLOEXEC) != 0) {
       fail("pipe2");
     }
     ::close(fds[0]);
@@ -41,8 +42,8 @@ void create_pipe(benchmark::State& state) {
 template <class Type>
 void create_raw_socketpair(benchmark::State& state) {
   for (auto _ : state) {
-    int fds[2];
-    if (::socketpair(AF_UNIX, Type::value | SOCK_CLOEXEC, 0, fds) != 0) {
+    std::array<int, 2> fds{};
+    if (::socketpair(AF_UNIX, Type::value | SOCK_CLOEXEC, 0, fds.data()) != 0) {
       fail("socketpair");
     }
     ::close(fds[0]);
@@ -93,7 +94,8 @@ void register_socket_create() {
   }
 }
 
-[[maybe_unused]] const bool registered = [] {
+// Registration at start-up, as Google Benchmark's BENCHMARK() macro does.
+[[maybe_unused]] const bool registered = [] {  // NOLINT(cert-err58-cpp)
   benchmark::RegisterBenchmark(name("create", "pipe").c_str(), create_pipe)->Arg(0);
   register_socket_create<sockpair::stream>();
   register_socket_create<sockpair::seqpacket>();

@@ -30,8 +30,8 @@ constexpr std::size_t max_descriptors = 16;
 
 void fd_passing_raw(benchmark::State& state) {
   const auto count = static_cast<std::size_t>(state.range(0));
-  int fds[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+  std::array<int, 2> fds{};
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds.data()) != 0) {
     fail("socketpair");
   }
   const fd sender(fds[0]);
@@ -42,13 +42,13 @@ void fd_passing_raw(benchmark::State& state) {
   }
 
   for (auto _ : state) {
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * max_descriptors)] = {};
+    alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int) * max_descriptors)> control{};
     char byte = 'x';
     iovec iov{&byte, 1};
     msghdr message{};
     message.msg_iov = &iov;
     message.msg_iovlen = 1;
-    message.msg_control = control;
+    message.msg_control = control.data();
     message.msg_controllen = CMSG_SPACE(sizeof(int) * count);
     cmsghdr* header = CMSG_FIRSTHDR(&message);
     header->cmsg_level = SOL_SOCKET;
@@ -62,14 +62,14 @@ void fd_passing_raw(benchmark::State& state) {
       fail("sendmsg(SCM_RIGHTS)");
     }
 
-    alignas(cmsghdr) char received_control[CMSG_SPACE(sizeof(int) * max_descriptors)];
+    alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int) * max_descriptors)> received_control{};
     char received_byte = 0;
     iovec received_iov{&received_byte, 1};
     msghdr received{};
     received.msg_iov = &received_iov;
     received.msg_iovlen = 1;
-    received.msg_control = received_control;
-    received.msg_controllen = sizeof received_control;
+    received.msg_control = received_control.data();
+    received.msg_controllen = received_control.size();
     if (::recvmsg(receiver.get(), &received, MSG_CMSG_CLOEXEC) != 1 ||
         (received.msg_flags & MSG_CTRUNC) != 0 || received_byte != 'x') {
       fail("recvmsg(SCM_RIGHTS)");
@@ -81,7 +81,7 @@ void fd_passing_raw(benchmark::State& state) {
       }
       const std::size_t n = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
       for (std::size_t i = 0; i < n; ++i) {
-        int value;
+        int value = -1;
         std::memcpy(&value, CMSG_DATA(h) + i * sizeof(int), sizeof value);
         ::close(value);
       }
@@ -107,7 +107,7 @@ void fd_passing_sockpair(benchmark::State& state) {
   if (passed.get() < 0) {
     fail("open(/dev/null)");
   }
-  std::array<int, max_descriptors> fds;
+  std::array<int, max_descriptors> fds{};
   fds.fill(passed.get());
   const std::byte byte{'x'};
 
@@ -128,7 +128,8 @@ void fd_passing_sockpair(benchmark::State& state) {
       static_cast<double>(state.iterations() * count), benchmark::Counter::kIsRate);
 }
 
-[[maybe_unused]] const bool registered = [] {
+// Registration at start-up, as Google Benchmark's BENCHMARK() macro does.
+[[maybe_unused]] const bool registered = [] {  // NOLINT(cert-err58-cpp)
   benchmark::RegisterBenchmark(name("fd_passing", "raw_socketpair").c_str(), fd_passing_raw)
       ->Arg(1)
       ->Arg(16);

@@ -9,8 +9,8 @@
 //   latency/sockpair_<type>/<size>
 //   latency/asio_<type>/<size>
 #include <benchmark/benchmark.h>
-#include <signal.h>
 
+#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -72,8 +72,9 @@ void register_socket_latency() {
   register_latency<asio_channel<Type>>(asio_channel<Type>::name() + suffix);
 }
 
-[[maybe_unused]] const bool registered = [] {
-  ::signal(SIGPIPE, SIG_IGN);
+// Registration at start-up, as Google Benchmark's BENCHMARK() macro does.
+[[maybe_unused]] const bool registered = [] {  // NOLINT(cert-err58-cpp)
+  std::signal(SIGPIPE, SIG_IGN);
   register_latency<pipe_channel>(pipe_channel::name());
   register_socket_latency<sockpair::stream>();
   register_socket_latency<sockpair::seqpacket>();

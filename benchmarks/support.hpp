@@ -20,6 +20,7 @@
 #include <cstring>
 #include <span>
 #include <string>
+#include <system_error>
 #include <utility>
 
 namespace bench {
@@ -30,7 +31,8 @@ using const_bytes = std::span<const std::byte>;
 /// A broken benchmark: says what went wrong (with errno, if set) and aborts.
 [[noreturn]] inline void fail(const char* what) {
   const int err = errno;
-  std::fprintf(stderr, "benchmark failed: %s (errno %d: %s)\n", what, err, std::strerror(err));
+  std::fprintf(stderr, "benchmark failed: %s (errno %d: %s)\n", what, err,
+               std::system_category().message(err).c_str());
   std::abort();
 }
 

@@ -12,10 +12,10 @@
 // reader holds the batch's last byte (manual time), so bytes still in a kernel buffer never
 // count as moved; the one wake-up that starts a batch is amortised over the whole batch.
 #include <benchmark/benchmark.h>
-#include <signal.h>
 
 #include <algorithm>
 #include <atomic>
+#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <thread>
@@ -106,8 +106,9 @@ void register_throughput() {
   }
 }
 
-[[maybe_unused]] const bool registered = [] {
-  ::signal(SIGPIPE, SIG_IGN);  // a pipe's writer must see EPIPE, not die, if its reader fails
+// Registration at start-up, as Google Benchmark's BENCHMARK() macro does.
+[[maybe_unused]] const bool registered = [] {  // NOLINT(cert-err58-cpp)
+  std::signal(SIGPIPE, SIG_IGN);  // a pipe's writer must see EPIPE, not die, if its reader fails
   register_throughput<pipe_channel>();
   register_throughput<raw_socketpair<sockpair::stream>>();
   register_throughput<sockpair_channel<sockpair::stream>>();

@@ -45,7 +45,7 @@ struct scattered {
     }
   }
   std::array<iovec, chunks> iovecs() {
-    std::array<iovec, chunks> result;
+    std::array<iovec, chunks> result{};
     for (std::size_t i = 0; i < chunks; ++i) {
       result[i] = {parts[i].data(), chunk};
     }
@@ -115,8 +115,8 @@ void pipe_1buf(benchmark::State& state) {
 }
 
 void pipe_16iov(benchmark::State& state) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
+  std::array<int, 2> fds{};
+  if (::pipe2(fds.data(), O_CLOEXEC) != 0) {
     fail("pipe2");
   }
   const fd reader(fds[0]);
@@ -152,8 +152,8 @@ ssize_t message_call(int socket, iovec* iov, int count, bool sending) {
 }
 
 void raw_socketpair_16iov(benchmark::State& state) {
-  int fds[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+  std::array<int, 2> fds{};
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds.data()) != 0) {
     fail("socketpair");
   }
   const fd writer(fds[0]);
@@ -237,8 +237,9 @@ void asio_16iov(benchmark::State& state) {
       });
 }
 
-[[maybe_unused]] const bool registered = [] {
-  const std::pair<const char*, void (*)(benchmark::State&)> cases[] = {
+// Registration at start-up, as Google Benchmark's BENCHMARK() macro does.
+[[maybe_unused]] const bool registered = [] {  // NOLINT(cert-err58-cpp)
+  const std::array<std::pair<const char*, void (*)(benchmark::State&)>, 8> cases{{
       {"pipe_1buf", pipe_1buf},
       {"pipe_16iov", pipe_16iov},
       {"raw_socketpair_1buf", raw_socketpair_1buf},
@@ -247,7 +248,7 @@ void asio_16iov(benchmark::State& state) {
       {"sockpair_16iov", sockpair_16iov},
       {"asio_1buf", asio_1buf},
       {"asio_16iov", asio_16iov},
-  };
+  }};
   for (const auto& [contender, function] : cases) {
     benchmark::RegisterBenchmark(name("vectored", contender).c_str(), function)
         ->Arg(static_cast<std::int64_t>(total));

@@ -15,6 +15,7 @@
 // Exit status 0 only when every message arrived intact.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdio>
 #include <cstdlib>
@@ -47,26 +48,26 @@ struct path {
 template <class Endpoint>
 int drive(int argc, char** argv, const path<Endpoint>& calls, Endpoint& sender,
           Endpoint& receiver) {
-  const long count = argc > 1 ? std::atol(argv[1]) : default_count;
+  const long count = argc > 1 ? std::strtol(argv[1], nullptr, 10) : default_count;
   const std::string_view mode = argc > 2 ? argv[2] : "exact";
   if (count < 0 || (mode != "some" && mode != "exact")) {
     std::fprintf(stderr, "usage: %s [N] [some|exact]\n", argv[0]);
     return 2;
   }
   const bool exact = mode == "exact";
-  std::byte out[message_size];
-  std::byte in[message_size];
+  std::array<std::byte, message_size> out{};
+  std::array<std::byte, message_size> in{};
   for (std::size_t i = 0; i < message_size; ++i) {
     out[i] = static_cast<std::byte>(i * 7 + 1);
   }
   for (long i = 0; i < count; ++i) {
-    std::memcpy(out, &i, sizeof i);
-    std::memset(in, 0, sizeof in);
-    const bool sent =
-        exact ? calls.send_all(sender, out, sizeof out) : calls.send_some(sender, out, sizeof out);
-    const bool received = exact ? calls.receive_exact(receiver, in, sizeof in)
-                                : calls.receive_some(receiver, in, sizeof in);
-    if (!sent || !received || std::memcmp(in, out, sizeof out) != 0) {
+    std::memcpy(out.data(), &i, sizeof i);
+    in.fill(std::byte{0});
+    const bool sent = exact ? calls.send_all(sender, out.data(), out.size())
+                            : calls.send_some(sender, out.data(), out.size());
+    const bool received = exact ? calls.receive_exact(receiver, in.data(), in.size())
+                                : calls.receive_some(receiver, in.data(), in.size());
+    if (!sent || !received || in != out) {
       std::fprintf(stderr, "%s: message %ld lost or corrupted (%s)\n", calls.name, i,
                    exact ? "exact" : "some");
       return 1;

@@ -6,13 +6,14 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstddef>
 
 #include "benchmarks/instructions/driver.hpp"
 
 BENCH_MEASURED bool measured_send_some(int& socket, const std::byte* data, std::size_t size) {
-  ssize_t n;
+  ssize_t n = -1;
   do {
     n = ::send(socket, data, size, MSG_NOSIGNAL);
   } while (n < 0 && errno == EINTR);
@@ -20,7 +21,7 @@ BENCH_MEASURED bool measured_send_some(int& socket, const std::byte* data, std::
 }
 
 BENCH_MEASURED bool measured_receive_some(int& socket, std::byte* data, std::size_t size) {
-  ssize_t n;
+  ssize_t n = -1;
   do {
     n = ::recv(socket, data, size, 0);
   } while (n < 0 && errno == EINTR);
@@ -61,8 +62,8 @@ BENCH_MEASURED bool measured_receive_exact(int& socket, std::byte* data, std::si
 }
 
 int main(int argc, char** argv) {
-  int fds[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+  std::array<int, 2> fds{};
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds.data()) != 0) {
     return 1;
   }
   const bench::instructions::path<int> calls{"raw", measured_send_some, measured_receive_some,
