@@ -99,22 +99,9 @@ class socket {
   /// `errc::wrong_socket_kind`, and the descriptor is closed: `adopt` owned it. An invalid
   /// descriptor fails with EBADF.
   [[nodiscard]] static result<socket> adopt(unique_fd fd) noexcept {
-    auto kind = detail::get_int_option(fd.get(), SOL_SOCKET, SO_TYPE);
+    auto kind = detail::check_socket_kind(fd.get(), Type::value, Domain::value);
     if (!kind) {
-      if (kind.error() == std::errc::not_a_socket) {
-        return make_error_code(errc::wrong_socket_kind);
-      }
-      return kind.error();
-    }
-    if (kind.value() != Type::value) {
-      return make_error_code(errc::wrong_socket_kind);
-    }
-    auto family = detail::get_socket_family(fd.get());
-    if (!family) {
-      return family.error();
-    }
-    if (family.value() != Domain::value) {
-      return make_error_code(errc::wrong_socket_kind);
+      return kind.error();  // `fd` closes on the way out
     }
     return socket(std::move(fd));
   }
@@ -388,14 +375,7 @@ class socket {
   /// without copying or consuming it, to size a buffer. Fails with `errc::unexpected_eof` if
   /// the stream ends instead. On Linux; elsewhere the size is a lower bound.
   [[nodiscard]] result<std::size_t> next_message_size() noexcept requires(Type::message_oriented) {
-    auto next = detail::peek_next_message(native_handle(), exact_end_of_stream);
-    if (!next) {
-      return next.error();
-    }
-    if (next.value().end_of_stream) {
-      return make_error_code(errc::unexpected_eof);
-    }
-    return next.value().size;
+    return detail::peek_next_message(native_handle(), exact_end_of_stream);
   }
 
   // ---- Closing a direction ------------------------------------------------------------------
@@ -527,10 +507,10 @@ class socket {
     if (tell_end) {
       auto next = detail::peek_next_message(native_handle(), exact_end_of_stream);
       if (!next) {
+        if (next.error() == errc::unexpected_eof) {
+          return message_info{0, 0, true};
+        }
         return next.error();
-      }
-      if (next.value().end_of_stream) {
-        return message_info{0, 0, true};
       }
     }
     auto extent = detail::receive_one_message(native_handle(), iov.data(), iov.size(), iov.bytes());

@@ -314,16 +314,11 @@ template <class = void>  // instantiated on first use (see above)
   return true;  // shut down: without ancillary data, a 0 is taken as the end
 }
 
-/// What the next message is, without consuming it: its real size, or the end of the stream.
-struct next_message {
-  std::size_t size;
-  bool end_of_stream;
-};
-
-/// Waits (as the socket's blocking mode and timeouts say) for the next message and reports
-/// its size without copying it, or the end of the stream. `exact` as above.
+/// Waits (as the socket's blocking mode and timeouts say) for the next message and returns
+/// its real size without copying or consuming it; at the end of the stream, fails with
+/// `errc::unexpected_eof`. `exact` as above.
 template <class = void>  // instantiated on first use (see above)
-[[nodiscard]] result<next_message> peek_next_message(int fd, bool exact, int flags = 0) noexcept {
+[[nodiscard]] result<std::size_t> peek_next_message(int fd, bool exact, int flags = 0) noexcept {
   std::byte first{};
   msghdr msg{};
 #if defined(__linux__)
@@ -339,13 +334,16 @@ template <class = void>  // instantiated on first use (see above)
     return last_errno_code();
   }
   if (n > 0) {
-    return next_message{static_cast<std::size_t>(n), false};
+    return static_cast<std::size_t>(n);
   }
   auto end = zero_means_end_of_stream(fd, exact);
   if (!end) {
     return end.error();
   }
-  return next_message{0, end.value()};
+  if (end.value()) {
+    return make_error_code(errc::unexpected_eof);
+  }
+  return std::size_t{0};
 }
 
 }  // namespace sockpair::detail

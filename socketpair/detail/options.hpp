@@ -7,6 +7,7 @@
 #include <socketpair/detail/chrono.hpp>
 #include <socketpair/detail/config.hpp>
 #include <socketpair/detail/syscall.hpp>
+#include <socketpair/error.hpp>
 #include <socketpair/result.hpp>
 
 #include <fcntl.h>
@@ -23,15 +24,10 @@
 
 namespace sockpair::detail {
 
-/// getsockopt(2) of an `int` option.
-template <class = void>  // instantiated on first use (see detail/io.hpp)
-[[nodiscard]] result<int> get_int_option(int fd, int level, int name) noexcept {
-  int value = 0;
+/// getsockopt(2) of an `int` option into `value`.
+inline int get_int_option(int fd, int level, int name, int& value) noexcept {
   socklen_t len = sizeof value;
-  if (::getsockopt(fd, level, name, &value, &len) != 0) {
-    return last_errno_code();
-  }
-  return value;
+  return ::getsockopt(fd, level, name, &value, &len);
 }
 
 /// setsockopt(2) of an `int` option.
@@ -40,19 +36,31 @@ template <class = void>  // instantiated on first use (see detail/io.hpp)
   return check(::setsockopt(fd, level, name, &value, sizeof value));
 }
 
-/// The address family (domain) of socket `fd`: SO_DOMAIN, or getsockname(2) without it.
+/// Success when `fd` is a socket of type `type` in address family `family`; otherwise
+/// `errc::wrong_socket_kind` (no socket at all included), or the errno (EBADF).
 template <class = void>  // instantiated on first use (see detail/io.hpp)
-[[nodiscard]] result<int> get_socket_family(int fd) noexcept {
+[[nodiscard]] result<void> check_socket_kind(int fd, int type, int family) noexcept {
+  int actual_type = 0;
+  if (get_int_option(fd, SOL_SOCKET, SO_TYPE, actual_type) != 0) {
+    return errno == ENOTSOCK ? make_error_code(errc::wrong_socket_kind) : last_errno_code();
+  }
 #if defined(SO_DOMAIN)
-  return get_int_option(fd, SOL_SOCKET, SO_DOMAIN);
+  int actual_family = 0;
+  if (get_int_option(fd, SOL_SOCKET, SO_DOMAIN, actual_family) != 0) {
+    return last_errno_code();
+  }
 #else
   sockaddr_storage address{};
   socklen_t length = sizeof address;
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
     return last_errno_code();
   }
-  return static_cast<int>(address.ss_family);
+  const int actual_family = address.ss_family;
 #endif
+  if (actual_type != type || actual_family != family) {
+    return make_error_code(errc::wrong_socket_kind);
+  }
+  return success();
 }
 
 /// SO_SNDBUF / SO_RCVBUF from a byte count; EINVAL past INT_MAX.
@@ -66,11 +74,11 @@ template <class = void>  // instantiated on first use (see detail/io.hpp)
 
 template <class = void>  // instantiated on first use (see detail/io.hpp)
 [[nodiscard]] result<std::size_t> get_buffer_size(int fd, int name) noexcept {
-  auto value = get_int_option(fd, SOL_SOCKET, name);
-  if (!value) {
-    return value.error();
+  int value = 0;
+  if (get_int_option(fd, SOL_SOCKET, name, value) != 0) {
+    return last_errno_code();
   }
-  return static_cast<std::size_t>(value.value());
+  return static_cast<std::size_t>(value);
 }
 
 /// SO_SNDTIMEO / SO_RCVTIMEO from a duration; zero means none (block indefinitely).
