@@ -17,7 +17,6 @@
 // last message (manual time), so nothing still in a kernel or framing buffer counts as moved.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <socketpair/batch.hpp>
@@ -28,6 +27,7 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -44,7 +44,7 @@ constexpr std::size_t batch_bytes = std::size_t{4} << 20;
 // The batched contender's batch: 64 messages, or fewer if that would pass 256 KiB (beyond,
 // the buffers only spread over more cache; the kernel's buffer holds about 208 KiB anyway).
 constexpr std::size_t messages_per_call = 64;
-constexpr std::size_t bytes_per_call = 256 * 1024;
+constexpr std::size_t bytes_per_call = std::size_t{256} * 1024;
 
 // Writes all of `data` to a descriptor with write(2) (a pipe may take a large write in parts).
 void write_fully(int fd, const_bytes data) {
@@ -93,8 +93,8 @@ void check_message(const_bytes message, std::size_t size, std::uint64_t sequence
 }
 
 std::pair<fd, fd> make_pipe() {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
+  std::array<int, 2> fds{};
+  if (::pipe2(fds.data(), O_CLOEXEC) != 0) {
     fail("pipe2");
   }
   return {fd(fds[0]), fd(fds[1])};
@@ -118,7 +118,7 @@ class pipe_write_per_message {
   explicit pipe_write_per_message(std::size_t size)
       : size_(size),
         message_(size, std::byte{0x5a}),
-        chunk_(std::max<std::size_t>(1, (64 * 1024) / size) * size) {
+        chunk_(std::max<std::size_t>(1, (std::size_t{64} * 1024) / size) * size) {
     std::tie(read_end_, write_end_) = make_pipe();
   }
 
@@ -160,8 +160,8 @@ class raw_seqpacket_send_per_message {
 
   explicit raw_seqpacket_send_per_message(std::size_t size)
       : size_(size), message_(size, std::byte{0x5a}), buffer_(size + 1) {
-    int fds[2];
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) != 0) {
+    std::array<int, 2> fds{};
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds.data()) != 0) {
       fail("socketpair");
     }
     writer_.reset(fds[0]);
@@ -171,7 +171,7 @@ class raw_seqpacket_send_per_message {
   void write_batch(std::size_t count, std::uint64_t& sequence) {
     for (std::size_t i = 0; i < count; ++i) {
       stamp(message_, sequence++);
-      ssize_t n;
+      ssize_t n = 0;
       do {
         n = ::send(writer_.get(), message_.data(), message_.size(), MSG_NOSIGNAL);
       } while (n < 0 && errno == EINTR);
@@ -183,7 +183,7 @@ class raw_seqpacket_send_per_message {
 
   bool read_batch(std::size_t count, std::uint64_t& sequence) {
     for (std::size_t i = 0; i < count; ++i) {
-      ssize_t n;
+      ssize_t n = 0;
       do {
         n = ::recv(reader_.get(), buffer_.data(), buffer_.size(), 0);
       } while (n < 0 && errno == EINTR);
@@ -405,8 +405,9 @@ void register_messages() {
       ->Unit(benchmark::kMicrosecond);
 }
 
+// NOLINTNEXTLINE(cert-err58-cpp): registration runs before main, as Google Benchmark's own
 [[maybe_unused]] const bool registered = [] {
-  ::signal(SIGPIPE, SIG_IGN);  // a pipe's writer must see EPIPE, not die, if its reader fails
+  std::signal(SIGPIPE, SIG_IGN);  // a pipe's writer must see EPIPE, not die, if its reader fails
   register_messages<pipe_write_per_message>();
   register_messages<raw_seqpacket_send_per_message>();
   register_messages<sockpair_seqpacket_batched>();

@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <array>
 #include <cstddef>
 #include <span>
 #include <system_error>
@@ -65,7 +66,7 @@ struct batch_per_message {
       auto sent = send_some(fd, messages[done]);
       if (!sent) {
         if (done == 0) {
-          return sent.error();
+          return sent.assume_error();
         }
         break;
       }
@@ -85,11 +86,12 @@ struct batch_per_message {
       auto got = receive_one_message(fd, buffers[done], done == 0 ? 0 : MSG_DONTWAIT);
       if (!got) {
         if (done == 0) {
-          return got.error();
+          return got.assume_error();
         }
         break;
       }
-      results[done] = {got.value().stored, got.value().message_size, got.value().truncated};
+      const message_extent& extent = got.assume_value();
+      results[done] = {extent.stored, extent.message_size, extent.truncated};
     }
     return done;
   }
@@ -104,8 +106,11 @@ struct batch_syscalls {
     std::size_t done = 0;
     while (done < total) {
       const std::size_t count = smaller_of(total - done, batch_chunk);
-      mmsghdr headers[batch_chunk];
-      iovec parts[batch_chunk];
+      // Left uninitialised on purpose: the loop below fills the `count` entries the call uses.
+      // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init)
+      std::array<mmsghdr, batch_chunk> headers;
+      // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init)
+      std::array<iovec, batch_chunk> parts;
       for (std::size_t i = 0; i < count; ++i) {
         const auto message = messages[done + i];
         parts[i] = iovec{const_cast<std::byte*>(message.data()), message.size()};
@@ -114,7 +119,7 @@ struct batch_syscalls {
         headers[i].msg_hdr.msg_iovlen = 1;
       }
       const int sent = retry_on_eintr(
-          [&] { return ::sendmmsg(fd, headers, static_cast<unsigned>(count), no_sigpipe); });
+          [&] { return ::sendmmsg(fd, headers.data(), static_cast<unsigned>(count), no_sigpipe); });
       if (sent < 0) {
         if (done == 0) {
           return last_errno_code();
@@ -139,8 +144,11 @@ struct batch_syscalls {
     std::size_t done = 0;
     while (done < total) {
       const std::size_t count = smaller_of(total - done, batch_chunk);
-      mmsghdr headers[batch_chunk];
-      iovec parts[batch_chunk];
+      // Left uninitialised on purpose: the loop below fills the `count` entries the call uses.
+      // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init)
+      std::array<mmsghdr, batch_chunk> headers;
+      // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init)
+      std::array<iovec, batch_chunk> parts;
       for (std::size_t i = 0; i < count; ++i) {
         const auto buffer = buffers[done + i];
         parts[i] = iovec{buffer.data(), buffer.size()};
@@ -151,8 +159,9 @@ struct batch_syscalls {
       // The first call waits for one message (MSG_WAITFORONE); later ones take only what is
       // queued. MSG_TRUNC makes msg_len the real length of a truncated message.
       const int flags = MSG_TRUNC | (done == 0 ? MSG_WAITFORONE : MSG_DONTWAIT);
-      const int got = retry_on_eintr(
-          [&] { return ::recvmmsg(fd, headers, static_cast<unsigned>(count), flags, nullptr); });
+      const int got = retry_on_eintr([&] {
+        return ::recvmmsg(fd, headers.data(), static_cast<unsigned>(count), flags, nullptr);
+      });
       if (got < 0) {
         if (done == 0) {
           return last_errno_code();

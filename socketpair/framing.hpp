@@ -29,6 +29,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <array>
 #include <bit>
 #include <concepts>
 #include <cstddef>
@@ -47,7 +48,7 @@ namespace sockpair {
 inline constexpr std::size_t frame_header_size = 4;
 
 /// The largest frame the wire format can describe: 2^32 - 1 bytes.
-inline constexpr std::size_t max_frame_size_limit = 0xFFFF'FFFFu;
+inline constexpr std::size_t max_frame_size_limit = 0xFFFF'FFFFU;
 
 /// The default largest frame a reader accepts and a writer sends: 1 MiB.
 inline constexpr std::size_t default_max_frame_size = std::size_t{1} << 20;
@@ -77,7 +78,8 @@ concept byte_stream = requires(S& s, std::span<const std::byte> out, std::span<s
 
 /// A byte stream over a descriptor it does not own, with read(2) and write(2): a pipe end, a
 /// FIFO, a terminal, or a stream socket the library did not make. Interrupted calls are
-/// restarted. Unlike `socket`, writing to a pipe whose reader is gone raises SIGPIPE unless the
+/// restarted. Its calls are `const`: it is a view, and does not own what it writes to.
+/// Unlike `socket`, writing to a pipe whose reader is gone raises SIGPIPE unless the
 /// process ignores or blocks it (pipes have no MSG_NOSIGNAL); the error is then EPIPE.
 class fd_stream {
  public:
@@ -88,7 +90,7 @@ class fd_stream {
   [[nodiscard]] int native_handle() const noexcept { return fd_; }
 
   /// One write(2); the count may be short.
-  [[nodiscard]] result<std::size_t> send(std::span<const std::byte> data) noexcept {
+  [[nodiscard]] result<std::size_t> send(std::span<const std::byte> data) const noexcept {
     const ssize_t n =
         detail::retry_on_eintr([&] { return ::write(fd_, data.data(), data.size()); });
     if (n < 0) {
@@ -100,7 +102,7 @@ class fd_stream {
   /// Gather: one writev(2) of the buffers in order (the first IOV_MAX of them); the count
   /// may be short.
   [[nodiscard]] result<std::size_t> send(
-      std::span<const std::span<const std::byte>> buffers) noexcept {
+      std::span<const std::span<const std::byte>> buffers) const noexcept {
     detail::io_vector parts;
     if (!parts.assign(buffers, 0, detail::max_iov)) {
       return make_error_code(std::errc::not_enough_memory);
@@ -114,7 +116,7 @@ class fd_stream {
   }
 
   /// One read(2); the count may be short, and 0 means end of stream.
-  [[nodiscard]] result<std::size_t> receive(std::span<std::byte> buffer) noexcept {
+  [[nodiscard]] result<std::size_t> receive(std::span<std::byte> buffer) const noexcept {
     const ssize_t n =
         detail::retry_on_eintr([&] { return ::read(fd_, buffer.data(), buffer.size()); });
     if (n < 0) {
@@ -143,7 +145,7 @@ inline void store_frame_length(std::byte* out, std::size_t length) noexcept {
     std::memcpy(out, &value, frame_header_size);  // one store
   } else {
     for (std::size_t i = 0; i < frame_header_size; ++i) {
-      out[i] = static_cast<std::byte>((value >> (8 * i)) & 0xFFu);
+      out[i] = static_cast<std::byte>((value >> (8 * i)) & 0xFFU);
     }
   }
 }
@@ -168,7 +170,7 @@ inline void store_frame_length(std::byte* out, std::size_t length) noexcept {
 struct frame_writer_options {
   /// `write()` sends everything buffered as soon as the buffer reaches this many bytes; below
   /// it, frames wait for a later `write()` or `flush()`. 0 sends every frame at once.
-  std::size_t flush_threshold = 64 * 1024;
+  std::size_t flush_threshold = std::size_t{64} * 1024;
   /// The largest frame `write()` accepts (at most `max_frame_size_limit`); keep it no larger
   /// than the reader's limit.
   std::size_t max_frame_size = default_max_frame_size;
@@ -233,11 +235,11 @@ class frame_writer {
     }
     if (pending_bytes() >= options_.flush_threshold && pending_bytes() > 0) {
       if (auto flushed = flush(); !flushed) {
-        return flushed.error();
+        return flushed.assume_error();
       }
     }
     if (auto room = reserve(frame_header_size + frame.size()); !room) {
-      return room.error();
+      return room.assume_error();
     }
     detail::store_frame_length(buffer_.data() + end_, frame.size());
     end_ += frame_header_size;
@@ -256,12 +258,12 @@ class frame_writer {
     while (begin_ < end_) {
       auto sent = stream_->send(std::span<const std::byte>(buffer_.data() + begin_, end_ - begin_));
       if (!sent) {
-        return sent.error();
+        return sent.assume_error();
       }
-      if (sent.value() == 0) {
+      if (sent.assume_value() == 0) {
         return make_error_code(std::errc::io_error);  // a stream that breaks its contract
       }
-      begin_ += sent.value();
+      begin_ += sent.assume_value();
     }
     begin_ = end_ = 0;
     return success();
@@ -310,14 +312,14 @@ class frame_writer {
       std::size_t frame_sent = 0;
       while (begin_ < end_ || frame_sent < frame.size()) {
         const std::span<const std::byte> head(buffer_.data() + begin_, end_ - begin_);
-        const std::span<const std::byte> parts[2] = {head, frame.subspan(frame_sent)};
+        const std::array<std::span<const std::byte>, 2> parts = {head, frame.subspan(frame_sent)};
         auto sent = stream_->send(std::span<const std::span<const std::byte>>(parts));
-        if (!sent || sent.value() == 0) {
+        if (!sent || sent.assume_value() == 0) {
           break;
         }
-        const std::size_t from_head = detail::smaller_of(sent.value(), head.size());
+        const std::size_t from_head = detail::smaller_of(sent.assume_value(), head.size());
         begin_ += from_head;
-        frame_sent += sent.value() - from_head;
+        frame_sent += sent.assume_value() - from_head;
       }
       if (begin_ == end_) {
         begin_ = end_ = 0;
@@ -345,7 +347,7 @@ struct frame_reader_options {
   std::size_t max_frame_size = default_max_frame_size;
   /// The buffer's starting size, and so the most one read from the stream asks for
   /// (at least 1). Larger means fewer system calls per frame when frames are small.
-  std::size_t read_size = 64 * 1024;
+  std::size_t read_size = std::size_t{64} * 1024;
 };
 
 /// Reads frames from a byte stream it borrows, pulling as much as the buffer holds per read
@@ -430,17 +432,17 @@ class frame_reader {
         return make_error_code(errc::unexpected_eof);
       }
       if (auto room = make_room(needed); !room) {
-        return room.error();
+        return room.assume_error();
       }
       auto got =
           stream_->receive(std::span<std::byte>(buffer_.data() + end_, buffer_.capacity() - end_));
       if (!got) {
-        return got.error();
+        return got.assume_error();
       }
-      if (got.value() == 0) {
+      if (got.assume_value() == 0) {
         state_ = state::ended;
       }
-      end_ += got.value();
+      end_ += got.assume_value();
     }
   }
 

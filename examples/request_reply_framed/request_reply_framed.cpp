@@ -16,42 +16,53 @@
 
 namespace sp = sockpair;
 
-using stream_socket = sp::socket<sp::stream>;
-
 // Server: answers each request with its bytes reversed, until the client ends the stream.
-int serve(stream_socket& s) {
+int serve(sp::socket<sp::stream>& s) {
   sp::frame_reader in(s);
   sp::frame_writer out(s);
   std::vector<std::byte> reply;
-  for (;;) {
-    auto request = in.read();
-    if (!request || !request.value()) return request ? 0 : 1;  // clean end, or an error
+  for (auto request = in.read(); request; request = in.read()) {
+    if (!request.value()) {
+      return 0;  // the client ended the stream between two frames
+    }
     reply.assign(request.value()->rbegin(), request.value()->rend());
-    if (!out.write(reply) || !out.flush()) return 1;
+    if (!out.write(reply) || !out.flush()) {
+      return 1;
+    }
   }
+  return 1;  // a read failed
 }
 
 // Client: one request, one reply, which must be the request reversed.
-bool ask(sp::frame_writer<stream_socket>& out, sp::frame_reader<stream_socket>& in,
-         std::span<const std::byte> request) {
-  if (!out.write(request) || !out.flush()) return false;
+bool ask(auto& out, auto& in, std::span<const std::byte> request) {
+  if (!out.write(request) || !out.flush()) {
+    return false;
+  }
   auto reply = in.read();
-  if (!reply || !reply.value()) return false;
+  if (!reply || !reply.value()) {
+    return false;
+  }
   const auto got = *reply.value();
   return std::equal(got.begin(), got.end(), request.rbegin(), request.rend());
 }
 
 int main() {
   auto pair = sp::socket_pair<sp::stream>::create();
-  if (!pair) return 1;
-  auto [client, server] = std::move(pair).value();
+  if (!pair) {
+    return 1;
+  }
+  auto [client, server] = std::move(pair).assume_value();
   const pid_t pid = ::fork();
-  if (pid == 0) ::_exit(client.close() ? serve(server) : 1);
+  if (pid == 0) {
+    ::_exit(client.close() ? serve(server) : 1);
+  }
   static_cast<void>(server.close());
   sp::frame_writer out(client);
   sp::frame_reader in(client);
-  for (std::string_view text : {"ping", "", "hello, frames"}) {
-    if (!ask(out, in, std::as_bytes(std::span(text)))) return 1;
+  for (const std::string_view text : {"ping", "", "hello, frames"}) {
+    if (!ask(out, in, std::as_bytes(std::span(text)))) {
+      return 1;
+    }
     std::printf("\"%.*s\" answered\n", static_cast<int>(text.size()), text.data());
   }
   static_cast<void>(client.shutdown(sp::shutdown_how::write));  // the server's read() ends

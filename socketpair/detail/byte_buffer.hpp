@@ -39,6 +39,8 @@ class byte_buffer {
   /// Makes the capacity exactly `capacity` (which must be >= `keep`), keeping the first `keep`
   /// bytes. On allocation failure nothing changes and the error is ENOMEM.
   [[nodiscard]] result<void> reallocate(std::size_t capacity, std::size_t keep) noexcept {
+    // Owned by `data_` from below on, and freed by the destructor or the next reallocation.
+    // NOLINTNEXTLINE(cppcoreguidelines-owning-memory): no gsl::owner in this project
     auto* bigger = new (std::nothrow) std::byte[capacity];
     if (bigger == nullptr) {
       return make_error_code(std::errc::not_enough_memory);

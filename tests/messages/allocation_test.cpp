@@ -24,6 +24,7 @@ struct allocation_log {
   std::size_t count = 0;
   std::size_t largest = 0;
 };
+// NOLINTNEXTLINE(cppcoreguidelines-avoid-non-const-global-variables): the hooks' state
 thread_local allocation_log log_of_this_thread;
 
 void* allocate(std::size_t size) noexcept {
@@ -31,24 +32,31 @@ void* allocate(std::size_t size) noexcept {
     ++log_of_this_thread.count;
     log_of_this_thread.largest = std::max(log_of_this_thread.largest, size);
   }
-  return std::malloc(size == 0 ? 1 : size);
+  return std::malloc(size == 0 ? 1 : size);  // NOLINT: the hook is the allocator
 }
 
 // Counts the allocations made on this thread during its lifetime.
 class allocation_counter {
  public:
-  allocation_counter() { log_of_this_thread = {.counting = true}; }
-  ~allocation_counter() { log_of_this_thread.counting = false; }
+  allocation_counter() : log_(&log_of_this_thread) { *log_ = {.counting = true}; }
+  ~allocation_counter() { log_->counting = false; }
   allocation_counter(const allocation_counter&) = delete;
   allocation_counter& operator=(const allocation_counter&) = delete;
+  allocation_counter(allocation_counter&&) = delete;
+  allocation_counter& operator=(allocation_counter&&) = delete;
 
-  [[nodiscard]] std::size_t count() const { return log_of_this_thread.count; }
-  [[nodiscard]] std::size_t largest() const { return log_of_this_thread.largest; }
+  [[nodiscard]] std::size_t count() const { return log_->count; }
+  [[nodiscard]] std::size_t largest() const { return log_->largest; }
+
+ private:
+  allocation_log* log_;
 };
 
 }  // namespace
 
 // Every replaceable form the library or the runtime might use, so that none bypasses the count.
+// malloc/free, unnamed tag parameters: what a replacement operator new/delete is.
+// NOLINTBEGIN
 void* operator new(std::size_t size) {
   if (void* p = allocate(size)) {
     return p;
@@ -64,6 +72,7 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+// NOLINTEND
 
 namespace {
 
@@ -74,11 +83,11 @@ using sockpair::stream;
 
 TEST(AllocationCounter, CountsWhatItShould) {
   allocation_counter counter;
-  auto* p = new (std::nothrow) std::byte[1234];
-  delete[] p;
+  auto* p = new (std::nothrow) std::byte[1234];  // NOLINT(cppcoreguidelines-owning-memory)
+  delete[] p;                                    // NOLINT(cppcoreguidelines-owning-memory)
   std::vector<int> v(10);
-  EXPECT_EQ(counter.count(), 2u);
-  EXPECT_EQ(counter.largest(), 1234u);
+  EXPECT_EQ(counter.count(), 2U);
+  EXPECT_EQ(counter.largest(), 1234U);
 }
 
 // Writes `frames` frames of `size` bytes and reads them back on one thread; returns false if
@@ -108,7 +117,9 @@ TEST(FramingAllocations, NoAllocationPerFrameInSteadyState) {
   auto [a, b] = std::move(pair).value();
   frame_writer writer(a);
   frame_reader reader(b);
-  const std::vector<std::byte> small(64), medium(4096), large(65536);
+  const std::vector<std::byte> small(64);
+  const std::vector<std::byte> medium(4096);
+  const std::vector<std::byte> large(65536);
   struct round {
     std::span<const std::byte> frame;
     int count;
@@ -123,7 +134,7 @@ TEST(FramingAllocations, NoAllocationPerFrameInSteadyState) {
       ASSERT_TRUE(round_trip(writer, reader, r.frame, r.count));
     }
   }
-  EXPECT_EQ(counter.count(), 0u);
+  EXPECT_EQ(counter.count(), 0U);
 }
 
 TEST(FramingAllocations, ConstructionAllocatesNothing) {
@@ -133,7 +144,7 @@ TEST(FramingAllocations, ConstructionAllocatesNothing) {
   allocation_counter counter;
   frame_writer writer(a);
   frame_reader reader(b);
-  EXPECT_EQ(counter.count(), 0u);
+  EXPECT_EQ(counter.count(), 0U);
 }
 
 // Sends a bare length prefix announcing `length` bytes, then ends the stream; returns the
@@ -158,22 +169,22 @@ std::pair<std::error_code, std::size_t> read_after_prefix(std::uint32_t length,
 
 TEST(FramingAllocations, AHostileLengthNeverGrowsTheBufferPastTheLimits) {
   {
-    auto [error, largest] = read_after_prefix(0xFFFF'FFFFu, {.max_frame_size = 1 << 20});
+    auto [error, largest] = read_after_prefix(0xFFFF'FFFFU, {.max_frame_size = 1 << 20});
     EXPECT_EQ(error, sockpair::errc::frame_too_large);
-    EXPECT_LE(largest, 64u * 1024);  // the first buffer only (read_size)
+    EXPECT_LE(largest, 64U * 1024);  // the first buffer only (read_size)
   }
   {
     auto [error, largest] = read_after_prefix(1001, {.max_frame_size = 1000, .read_size = 16});
     EXPECT_EQ(error, sockpair::errc::frame_too_large);
-    EXPECT_LE(largest, 16u);
+    EXPECT_LE(largest, 16U);
   }
   {
     // A length at the limit: the buffer may grow to one frame and its prefix, no further.
     auto [error, largest] =
         read_after_prefix(1 << 20, {.max_frame_size = 1 << 20, .read_size = 4096});
     EXPECT_EQ(error, sockpair::errc::unexpected_eof);
-    EXPECT_GT(largest, 4096u);
-    EXPECT_LE(largest, (1u << 20) + sockpair::frame_header_size);
+    EXPECT_GT(largest, 4096U);
+    EXPECT_LE(largest, (1U << 20) + sockpair::frame_header_size);
   }
 }
 
@@ -201,7 +212,7 @@ TEST(BatchAllocations, BatchesAllocateNothing) {
       done += got.value();
     }
   }
-  EXPECT_EQ(counter.count(), 0u);
+  EXPECT_EQ(counter.count(), 0U);
 }
 
 }  // namespace

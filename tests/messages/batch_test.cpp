@@ -47,7 +47,7 @@ using Variants = ::testing::Types<variant<seqpacket, sockpair::detail::batch_per
 std::vector<std::byte> message(std::uint32_t i, std::size_t size) {
   std::vector<std::byte> bytes(size);
   for (std::size_t k = 0; k < size; ++k) {
-    bytes[k] = static_cast<std::byte>((i * 31 + k) & 0xFF);
+    bytes[k] = static_cast<std::byte>((std::size_t{i} * 31 + k) & 0xFFU);
   }
   std::memcpy(bytes.data(), &i, std::min(size, sizeof i));
   return bytes;
@@ -64,21 +64,26 @@ class Batch : public ::testing::Test {
   void make_pair(sockpair::pair_options options) {
     auto pair = socket_pair<type>::create(options);
     ASSERT_TRUE(pair) << pair.error().message();
-    a = std::move(pair.value().first);
-    b = std::move(pair.value().second);
+    a_ = std::move(pair.value().first);
+    b_ = std::move(pair.value().second);
   }
+
+  // The sending end's descriptor.
+  [[nodiscard]] int sender_fd() const { return a_.native_handle(); }
 
   void set_send_buffer(int size) {
-    ASSERT_EQ(::setsockopt(a.native_handle(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size), 0);
+    ASSERT_EQ(::setsockopt(a_.native_handle(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size), 0);
   }
 
+  // Sends on the first end, through the implementation under test.
   sockpair::result<std::size_t> send(std::span<const std::span<const std::byte>> messages) {
-    return io::send(a.native_handle(), messages);
+    return io::send(a_.native_handle(), messages);
   }
 
+  // Receives on the second end, through the implementation under test.
   sockpair::result<std::size_t> receive(std::span<const std::span<std::byte>> buffers,
                                         std::span<received_message> results) {
-    return io::receive(b.native_handle(), buffers, results);
+    return io::receive(b_.native_handle(), buffers, results);
   }
 
   // Receives exactly `count` messages (blocking), each into a buffer of `capacity` bytes.
@@ -103,8 +108,9 @@ class Batch : public ::testing::Test {
     return storage;
   }
 
-  socket<type> a;
-  socket<type> b;
+ private:
+  socket<type> a_;
+  socket<type> b_;
 };
 TYPED_TEST_SUITE(Batch, Variants);
 
@@ -129,7 +135,7 @@ TYPED_TEST(Batch, EmptyMessagesKeepTheirPlace) {
   const auto spans = spans_of(sent);
   auto count = this->send(spans);
   ASSERT_TRUE(count);
-  ASSERT_EQ(count.value(), 3u);
+  ASSERT_EQ(count.value(), 3U);
   EXPECT_EQ(this->receive_messages(3, 16), sent);
 }
 
@@ -137,7 +143,7 @@ TYPED_TEST(Batch, EachReceivedMessageReportsItsSizeAndWhetherItWasTruncated) {
   const std::vector<std::vector<std::byte>> sent = {message(0, 10), message(1, 100), message(2, 50),
                                                     message(3, 51)};
   const auto spans = spans_of(sent);
-  ASSERT_EQ(this->send(spans).value(), 4u);
+  ASSERT_EQ(this->send(spans).value(), 4U);
 
   std::array<std::array<std::byte, 50>, 4> storage{};
   std::array<std::span<std::byte>, 4> buffers{storage[0], storage[1], storage[2], storage[3]};
@@ -164,23 +170,23 @@ TYPED_TEST(Batch, EachReceivedMessageReportsItsSizeAndWhetherItWasTruncated) {
 TYPED_TEST(Batch, ReceiveWaitsForOneMessageThenTakesOnlyWhatIsQueued) {
   const std::vector<std::vector<std::byte>> sent = {message(0, 4), message(1, 4), message(2, 4)};
   const auto spans = spans_of(sent);
-  ASSERT_EQ(this->send(spans).value(), 3u);
+  ASSERT_EQ(this->send(spans).value(), 3U);
   std::array<std::array<std::byte, 8>, 10> storage{};
   std::vector<std::span<std::byte>> buffers(storage.begin(), storage.end());
   std::array<received_message, 10> results{};
   auto got = this->receive(buffers, results);  // blocking socket: must not wait for 10
   ASSERT_TRUE(got) << got.error().message();
-  EXPECT_EQ(got.value(), 3u);
+  EXPECT_EQ(got.value(), 3U);
 
   std::thread late_sender([this] {
     const auto late = message(9, 4);
     const std::array<std::span<const std::byte>, 1> one{late};
-    EXPECT_EQ(this->send(one).value(), 1u);
+    EXPECT_EQ(this->send(one).value(), 1U);
   });
   got = this->receive(buffers, results);  // waits for the late message
   late_sender.join();
   ASSERT_TRUE(got) << got.error().message();
-  EXPECT_EQ(got.value(), 1u);
+  EXPECT_EQ(got.value(), 1U);
   EXPECT_EQ(0, std::memcmp(storage[0].data(), message(9, 4).data(), 4));
 }
 
@@ -208,7 +214,7 @@ TYPED_TEST(Batch, APartialSendReportsExactlyHowManyWentOutAndResumes) {
   while (done < sent.size()) {
     auto count = this->send(std::span(spans).subspan(done));
     if (count) {
-      ASSERT_GT(count.value(), 0u);
+      ASSERT_GT(count.value(), 0U);
       if (done + count.value() < sent.size()) {
         ++partial_sends;
       }
@@ -216,9 +222,9 @@ TYPED_TEST(Batch, APartialSendReportsExactlyHowManyWentOutAndResumes) {
       // Exactly `count` more messages are queued: all of them and nothing else arrives.
       const std::size_t expected = got.size() + count.value();
       while (got.size() < expected) {
-        std::array<std::array<std::byte, 1000>, 64> storage;
+        std::array<std::array<std::byte, 1000>, 64> storage{};
         std::vector<std::span<std::byte>> buffers(storage.begin(), storage.end());
-        std::array<received_message, 64> results;
+        std::array<received_message, 64> results{};
         auto received = this->receive(buffers, results);
         ASSERT_TRUE(received) << received.error().message();
         for (std::size_t i = 0; i < received.value(); ++i) {
@@ -226,9 +232,9 @@ TYPED_TEST(Batch, APartialSendReportsExactlyHowManyWentOutAndResumes) {
         }
       }
       ASSERT_EQ(got.size(), expected);
-      std::array<std::byte, 1000> spare;
+      std::array<std::byte, 1000> spare{};
       const std::array<std::span<std::byte>, 1> one{spare};
-      std::array<received_message, 1> result;
+      std::array<received_message, 1> result{};
       auto nothing_more = this->receive(one, result);
       ASSERT_FALSE(nothing_more);
       EXPECT_EQ(nothing_more.error(), std::errc::operation_would_block);
@@ -260,23 +266,23 @@ TYPED_TEST(Batch, AMessageTheKernelRefusesEndsTheBatchAndTheNextCallReportsIt) {
   const std::array<std::span<const std::byte>, 3> spans{small, huge, small};
   auto count = this->send(spans);
   ASSERT_TRUE(count) << count.error().message();
-  EXPECT_EQ(count.value(), 1u);
+  EXPECT_EQ(count.value(), 1U);
   auto refused = this->send(std::span(spans).subspan(1));
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error(), std::errc::message_size);
   auto rest = this->send(std::span(spans).subspan(2));
   ASSERT_TRUE(rest);
-  EXPECT_EQ(rest.value(), 1u);
+  EXPECT_EQ(rest.value(), 1U);
   EXPECT_EQ(this->receive_messages(2, 16), (std::vector<std::vector<std::byte>>{small, small}));
 }
 
 TYPED_TEST(Batch, AnEmptyBatchSendsAndReceivesNothing) {
   auto sent = this->send({});
   ASSERT_TRUE(sent);
-  EXPECT_EQ(sent.value(), 0u);
+  EXPECT_EQ(sent.value(), 0U);
   auto got = this->receive({}, {});
   ASSERT_TRUE(got);
-  EXPECT_EQ(got.value(), 0u);
+  EXPECT_EQ(got.value(), 0U);
 }
 
 TYPED_TEST(Batch, FewerResultSlotsThanBuffersIsInvalidArgument) {
@@ -293,7 +299,7 @@ TYPED_TEST(Batch, OneCallMovesAtMostMaxBatchSizeMessages) {
   this->set_send_buffer(4 << 20);
   int size = 0;
   socklen_t length = sizeof size;
-  ASSERT_EQ(::getsockopt(this->a.native_handle(), SOL_SOCKET, SO_SNDBUF, &size, &length), 0);
+  ASSERT_EQ(::getsockopt(this->sender_fd(), SOL_SOCKET, SO_SNDBUF, &size, &length), 0);
   if (size < (2 << 20)) {
     GTEST_SKIP() << "SO_SNDBUF is capped at " << size << " (net.core.wmem_max)";
   }
@@ -308,7 +314,7 @@ TYPED_TEST(Batch, OneCallMovesAtMostMaxBatchSizeMessages) {
   EXPECT_EQ(first.value(), sockpair::max_batch_size);
   auto second = this->send(std::span(spans).subspan(first.value()));
   ASSERT_TRUE(second) << second.error().message();
-  EXPECT_EQ(second.value(), 300u);
+  EXPECT_EQ(second.value(), 300U);
 
   std::vector<std::array<std::byte, 8>> storage(n);
   std::vector<std::span<std::byte>> buffers(storage.begin(), storage.end());
@@ -343,7 +349,7 @@ TEST(BatchSeqpacket, EndOfStreamReadsAsEmptyMessagesInEverySlot) {
   auto [a, b] = std::move(pair).value();
   const auto m = message(0, 8);
   const std::array<std::span<const std::byte>, 1> spans{m};
-  ASSERT_EQ(sockpair::send_batch(a, spans).value(), 1u);
+  ASSERT_EQ(sockpair::send_batch(a, spans).value(), 1U);
   ASSERT_TRUE(a.shutdown(sockpair::shutdown_how::write));
 
   std::array<std::array<std::byte, 8>, 4> storage{};
@@ -351,10 +357,10 @@ TEST(BatchSeqpacket, EndOfStreamReadsAsEmptyMessagesInEverySlot) {
   std::array<received_message, 4> results{};
   auto got = sockpair::receive_batch(b, buffers, results);
   ASSERT_TRUE(got);
-  ASSERT_EQ(got.value(), 4u);
-  EXPECT_EQ(results[0].size, 8u);
+  ASSERT_EQ(got.value(), 4U);
+  EXPECT_EQ(results[0].size, 8U);
   for (std::size_t i = 1; i < 4; ++i) {
-    EXPECT_EQ(results[i].size, 0u);
+    EXPECT_EQ(results[i].size, 0U);
     EXPECT_FALSE(results[i].truncated);
   }
 }
@@ -383,7 +389,7 @@ TEST(BatchApi, PublicFunctionsRoundTripOnADgramPair) {
   const std::array<std::span<const std::byte>, 2> out{m0, m1};
   auto sent = sockpair::send_batch(a, out);
   ASSERT_TRUE(sent);
-  ASSERT_EQ(sent.value(), 2u);
+  ASSERT_EQ(sent.value(), 2U);
   std::array<std::array<std::byte, 64>, 2> storage{};
   const std::array<std::span<std::byte>, 2> in{storage[0], storage[1]};
   std::array<received_message, 2> results{};
@@ -394,9 +400,9 @@ TEST(BatchApi, PublicFunctionsRoundTripOnADgramPair) {
     ASSERT_TRUE(got);
     done += got.value();
   }
-  EXPECT_EQ(results[0].size, 3u);
+  EXPECT_EQ(results[0].size, 3U);
   EXPECT_FALSE(results[0].truncated);
-  EXPECT_EQ(results[1].size, 64u);
+  EXPECT_EQ(results[1].size, 64U);
   EXPECT_TRUE(results[1].truncated);
   EXPECT_EQ(0, std::memcmp(storage[1].data(), m1.data(), 64));
 }

@@ -26,9 +26,7 @@ using sockpair::byte_stream;
 using sockpair::errc;
 using sockpair::fd_stream;
 using sockpair::frame_reader;
-using sockpair::frame_reader_options;
 using sockpair::frame_writer;
-using sockpair::frame_writer_options;
 using sockpair::seqpacket;
 using sockpair::socket;
 using sockpair::socket_pair;
@@ -36,6 +34,7 @@ using sockpair::stream;
 using sockpair::testing::blockable_memory_stream;
 using sockpair::testing::choppy_memory_stream;
 using sockpair::testing::payload;
+using sockpair::testing::reproducible_random;
 using sockpair::testing::trickle_stream;
 
 using frames = std::vector<std::vector<std::byte>>;
@@ -76,7 +75,7 @@ void write_all(frame_writer<Stream>& writer, const frames& sent) {
   }
   auto flushed = writer.flush();
   ASSERT_TRUE(flushed) << flushed.error().message();
-  EXPECT_EQ(writer.pending_bytes(), 0u);
+  EXPECT_EQ(writer.pending_bytes(), 0U);
 }
 
 frames random_frames(std::mt19937& random, std::size_t count, std::size_t max_size) {
@@ -129,8 +128,8 @@ TEST(Framing, FramesRoundTripOverAStreamPairFromEmptyToTheMaximum) {
   const std::size_t max = sockpair::default_max_frame_size;
   frames sent;
   std::size_t index = 0;
-  for (const std::size_t size : {0u, 1u, 3u, 4u, 5u, 64u, 4096u, 65535u, 65536u, 65537u, 200000u,
-                                 static_cast<unsigned>(max), 0u, 7u}) {
+  for (const std::size_t size : {0U, 1U, 3U, 4U, 5U, 64U, 4096U, 65535U, 65536U, 65537U, 200000U,
+                                 static_cast<unsigned>(max), 0U, 7U}) {
     sent.push_back(payload(index++, size));
   }
   std::thread writer_thread([&, &a = a] {
@@ -149,21 +148,21 @@ TEST(Framing, BoundariesSurviveEverySplitOfTheStream) {
   // 300 seeds: the writer's stream takes 1..k bytes per send, the reader's returns 1..k per
   // receive, and the reader's buffer starts anywhere from 1 byte.
   for (std::uint32_t seed = 0; seed < 300; ++seed) {
-    std::mt19937 random(seed);
+    auto random = reproducible_random(seed);
     const frames sent = random_frames(random, 60, 700);
-    choppy_memory_stream wire(seed, 1 + seed % 97);
+    choppy_memory_stream wire(seed, 1 + std::size_t{seed} % 97);
     frame_writer writer(wire, {.flush_threshold = random() % 2000});
     write_all(writer, sent);
 
     frame_reader reader(wire, {.read_size = 1 + random() % 300});
     const frames got = read_all(reader);
     ASSERT_EQ(got, sent) << "seed " << seed;
-    EXPECT_EQ(reader.buffered_bytes(), 0u);
+    EXPECT_EQ(reader.buffered_bytes(), 0U);
   }
 }
 
 TEST(Framing, ReaderWithAOneByteBufferAndOneByteReadsDeliversEveryFrame) {
-  std::mt19937 random(7);
+  auto random = reproducible_random(7);
   const frames sent = random_frames(random, 200, 300);
   choppy_memory_stream wire(7, 1);
   frame_writer writer(wire);
@@ -174,17 +173,17 @@ TEST(Framing, ReaderWithAOneByteBufferAndOneByteReadsDeliversEveryFrame) {
 
 TEST(Framing, BoundariesSurviveArbitrarySplitsThroughARealSocket) {
   for (std::uint32_t seed = 0; seed < 20; ++seed) {
-    std::mt19937 random(seed);
+    auto random = reproducible_random(seed);
     const frames sent = random_frames(random, 400, 5000);
     auto [a, b] = stream_pair();
     std::thread writer_thread([&, &a = a] {
-      trickle_stream out(a, seed, 1 + seed * 37);
-      frame_writer writer(out, {.flush_threshold = seed * 100});
+      trickle_stream out(a, seed, 1 + std::size_t{seed} * 37);
+      frame_writer writer(out, {.flush_threshold = std::size_t{seed} * 100});
       write_all(writer, sent);
       ASSERT_TRUE(a.shutdown(sockpair::shutdown_how::write));
     });
-    trickle_stream in(b, seed + 1000, 1 + seed * 53);
-    frame_reader reader(in, {.read_size = 1 + seed * 211});
+    trickle_stream in(b, seed + 1000, 1 + std::size_t{seed} * 53);
+    frame_reader reader(in, {.read_size = 1 + std::size_t{seed} * 211});
     const frames got = read_all(reader);
     EXPECT_TRUE(b.shutdown(sockpair::shutdown_how::both));  // a failed read frees the writer
     writer_thread.join();
@@ -193,11 +192,11 @@ TEST(Framing, BoundariesSurviveArbitrarySplitsThroughARealSocket) {
 }
 
 TEST(Framing, TheSameFramingRunsOverAPipe) {
-  int fds[2];
-  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  std::array<int, 2> fds{};
+  ASSERT_EQ(::pipe2(fds.data(), O_CLOEXEC), 0);
   sockpair::unique_fd read_end(fds[0]);
   sockpair::unique_fd write_end(fds[1]);
-  std::mt19937 random(3);
+  auto random = reproducible_random(3);
   const frames sent = random_frames(random, 500, 100000);
   std::thread writer_thread([&] {
     fd_stream out(write_end.get());
@@ -218,7 +217,8 @@ TEST(Framing, TheSameFramingRunsOverAPipe) {
 TEST(FramingLimits, WriterRefusesAFrameOverItsLimitAndKeepsNothingOfIt) {
   auto [a, b] = stream_pair();
   frame_writer writer(a, {.max_frame_size = 10});
-  const std::vector<std::byte> ok(10), too_big(11);
+  const std::vector<std::byte> ok(10);
+  const std::vector<std::byte> too_big(11);
   ASSERT_TRUE(writer.write(bytes_of(ok)));
   const std::size_t pending = writer.pending_bytes();
   auto refused = writer.write(bytes_of(too_big));
@@ -234,7 +234,7 @@ TEST(FramingLimits, LimitsAreClampedToWhatTheLengthPrefixCanSay) {
   frame_reader reader(b, {.max_frame_size = std::size_t{1} << 40, .read_size = 0});
   EXPECT_EQ(writer.options().max_frame_size, sockpair::max_frame_size_limit);
   EXPECT_EQ(reader.options().max_frame_size, sockpair::max_frame_size_limit);
-  EXPECT_EQ(reader.options().read_size, 1u);
+  EXPECT_EQ(reader.options().read_size, 1U);
 }
 
 TEST(FramingLimits, ALengthOverTheReadersLimitFailsAfterEveryEarlierFrameAndStaysFailed) {
@@ -258,7 +258,7 @@ TEST(FramingLimits, ALengthOverTheReadersLimitFailsAfterEveryEarlierFrameAndStay
     ASSERT_FALSE(frame);
     EXPECT_EQ(frame.error(), errc::frame_too_large);
     // The offending frame and the one after it are still buffered, unconsumed.
-    EXPECT_EQ(reader.buffered_bytes(), 4u + 101u + 4u + 5u);
+    EXPECT_EQ(reader.buffered_bytes(), 4U + 101U + 4U + 5U);
   }
 }
 
@@ -355,12 +355,12 @@ TEST(FramingNonBlocking, AReaderMeetingWouldBlockMidFrameResumesWithNothingLost)
   frame_reader reader(wire, {.read_size = 64});
   auto first = reader.read();
   ASSERT_TRUE(first && first.value());
-  EXPECT_EQ(first.value()->size(), 5u);
+  EXPECT_EQ(first.value()->size(), 5U);
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto blocked = reader.read();
     ASSERT_FALSE(blocked);
     EXPECT_EQ(blocked.error(), std::errc::operation_would_block);
-    EXPECT_EQ(reader.buffered_bytes(), 4u + 100u);
+    EXPECT_EQ(reader.buffered_bytes(), 4U + 100U);
   }
   wire.bytes = all;
   wire.blocked = false;
@@ -395,7 +395,7 @@ TEST(FramingNonBlocking, FlushKeepsTheUnsentBytesAndALaterFlushResumesExactly) {
   auto [a, b] = stream_pair({.nonblocking = true});
   shrink_send_buffer(a);
   frame_writer writer(a, {.flush_threshold = std::size_t{1} << 30});
-  std::mt19937 random(11);
+  auto random = reproducible_random(11);
   const frames sent = random_frames(random, 400, 3000);
   std::size_t wire_bytes = 0;
   for (const auto& frame : sent) {
@@ -414,7 +414,7 @@ TEST(FramingNonBlocking, FlushKeepsTheUnsentBytesAndALaterFlushResumesExactly) {
     }
     ASSERT_EQ(flushed.error(), std::errc::operation_would_block) << flushed.error().message();
     ++would_blocks;
-    ASSERT_GT(writer.pending_bytes(), 0u);
+    ASSERT_GT(writer.pending_bytes(), 0U);
     ASSERT_LT(writer.pending_bytes(), wire_bytes);
     for (;;) {  // drain what the socket holds
       auto frame = reader.read();
@@ -427,7 +427,7 @@ TEST(FramingNonBlocking, FlushKeepsTheUnsentBytesAndALaterFlushResumesExactly) {
     }
   }
   EXPECT_GT(would_blocks, 0);
-  EXPECT_EQ(writer.pending_bytes(), 0u);
+  EXPECT_EQ(writer.pending_bytes(), 0U);
   ASSERT_TRUE(a.shutdown(sockpair::shutdown_how::write));
   ASSERT_EQ(::fcntl(b.native_handle(), F_SETFL, 0), 0);  // now wait for the rest
   const frames rest = read_all(reader);
@@ -479,7 +479,7 @@ TEST(FramingNonBlocking, WriteRefusesANewFrameWhileAFullBacklogCannotBeSent) {
 // whenever the writer meets would-block. Every frame must arrive once, in order.
 template <class Writer, class Reader>
 void expect_partial_gathered_writes_lose_nothing(Writer& writer, Reader& reader) {
-  std::mt19937 random(5);
+  auto random = reproducible_random(5);
   const frames sent = random_frames(random, 600, 20000);
   frames got;
   int would_blocks = 0;
@@ -522,8 +522,8 @@ TEST(FramingNonBlocking, GatheredWritesThatStopPartwayKeepExactlyTheRestOnASocke
 }
 
 TEST(FramingNonBlocking, GatheredWritesThatStopPartwayKeepExactlyTheRestOnAPipe) {
-  int fds[2];
-  ASSERT_EQ(::pipe2(fds, O_CLOEXEC | O_NONBLOCK), 0);
+  std::array<int, 2> fds{};
+  ASSERT_EQ(::pipe2(fds.data(), O_CLOEXEC | O_NONBLOCK), 0);
   sockpair::unique_fd read_end(fds[0]);
   sockpair::unique_fd write_end(fds[1]);
   ASSERT_GT(::fcntl(fds[1], F_SETPIPE_SZ, 4096), 0);
@@ -541,14 +541,14 @@ TEST(FramingErrors, AnErrorFromTheSendAFrameTriggeredIsReportedByTheNextCall) {
   frame_writer writer(a, {.flush_threshold = 0});
   const auto frame = payload(0, 10);
   ASSERT_TRUE(writer.write(bytes_of(frame)));  // accepted; the send failed
-  EXPECT_EQ(writer.pending_bytes(), 14u);
+  EXPECT_EQ(writer.pending_bytes(), 14U);
   auto flushed = writer.flush();
   ASSERT_FALSE(flushed);
   EXPECT_EQ(flushed.error(), std::errc::broken_pipe);
   auto refused = writer.write(bytes_of(frame));
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error(), std::errc::broken_pipe);
-  EXPECT_EQ(writer.pending_bytes(), 14u);
+  EXPECT_EQ(writer.pending_bytes(), 14U);
 }
 
 TEST(FramingErrors, ALargeFrameToAClosedPeerFailsWithEpipeNotSigpipe) {
@@ -567,7 +567,7 @@ TEST(Framing, AMovedReaderKeepsItsFramesAndAMovedWriterItsPendingBytes) {
   frame_writer first_writer(wire);
   ASSERT_TRUE(first_writer.write(bytes_of(payload(0, 9))));
   frame_writer writer(std::move(first_writer));
-  EXPECT_EQ(writer.pending_bytes(), 13u);
+  EXPECT_EQ(writer.pending_bytes(), 13U);
   ASSERT_TRUE(writer.write(bytes_of(payload(1, 2))));
   ASSERT_TRUE(writer.flush());
 

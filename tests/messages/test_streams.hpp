@@ -24,27 +24,27 @@ class choppy_memory_stream {
 
   [[nodiscard]] result<std::size_t> send(std::span<const std::byte> data) noexcept {
     const std::size_t n = std::min(data.size(), step());
-    bytes.insert(bytes.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(n));
+    bytes_.insert(bytes_.end(), data.begin(), data.begin() + static_cast<std::ptrdiff_t>(n));
     return n;
   }
 
   [[nodiscard]] result<std::size_t> receive(std::span<std::byte> buffer) noexcept {
-    ++receive_calls;
-    const std::size_t n = std::min({buffer.size(), step(), bytes.size() - read_position});
+    const std::size_t n = std::min({buffer.size(), step(), bytes_.size() - read_position_});
     if (n > 0) {
-      std::memcpy(buffer.data(), bytes.data() + read_position, n);
+      std::memcpy(buffer.data(), bytes_.data() + read_position_, n);
     }
-    read_position += n;
+    read_position_ += n;
     return n;
   }
 
-  std::vector<std::byte> bytes;
-  std::size_t read_position = 0;
-  std::size_t receive_calls = 0;
+  /// Every byte sent so far.
+  [[nodiscard]] const std::vector<std::byte>& bytes() const { return bytes_; }
 
  private:
   std::size_t step() { return std::uniform_int_distribution<std::size_t>(1, max_)(random_); }
 
+  std::vector<std::byte> bytes_;
+  std::size_t read_position_ = 0;
   std::mt19937 random_;
   std::size_t max_;
 };
@@ -74,8 +74,7 @@ class trickle_stream {
 };
 
 /// A byte stream in memory whose receive fails with `operation_would_block` while `blocked`.
-class blockable_memory_stream {
- public:
+struct blockable_memory_stream {
   [[nodiscard]] result<std::size_t> send(std::span<const std::byte> data) noexcept {
     bytes.insert(bytes.end(), data.begin(), data.end());
     return data.size();
@@ -98,12 +97,15 @@ class blockable_memory_stream {
   bool blocked = true;
 };
 
+/// A PRNG seeded with `seed`: the same seed gives the same splits and frames on every run.
+inline std::mt19937 reproducible_random(std::uint32_t seed) { return std::mt19937(seed); }
+
 /// Payload bytes that identify the frame they belong to (`frame` and `size` seed them).
 inline std::vector<std::byte> payload(std::size_t frame, std::size_t size) {
   std::vector<std::byte> bytes(size);
-  std::uint32_t x = static_cast<std::uint32_t>(frame * 2654435761u + size);
+  auto x = static_cast<std::uint32_t>(frame * 2654435761U + size);
   for (auto& b : bytes) {
-    x = x * 1103515245u + 12345u;
+    x = x * 1103515245U + 12345U;
     b = static_cast<std::byte>(x >> 24);
   }
   return bytes;
