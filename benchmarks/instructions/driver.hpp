@@ -3,17 +3,24 @@
 // The loop shared by the instruction-count programs (raw.cpp, sockpair.cpp, asio.cpp).
 //
 // Each program moves N messages of 64 bytes over a stream pair on one thread: send on one
-// end, receive on the other, compare. The calls that move the bytes sit in four functions
-// with C names, never inlined, so that `valgrind --tool=callgrind
-// --toggle-collect=measured_*` counts exactly those calls and nothing of the loop around them:
+// end, receive on the other, compare. The calls that move the bytes sit in functions with C
+// names, never inlined, so that `valgrind --tool=callgrind --toggle-collect=measured_*`
+// counts exactly those calls and nothing of the loop around them:
 //
 //   measured_send_some / measured_receive_some    one send / one receive call each
 //   measured_send_all / measured_receive_exact    calls that loop until every byte moved
+//   measured_pass_fds                             one 1-byte message carrying 1 or 16
+//                                                 descriptors, sent, received, and what
+//                                                 arrived closed (paths that pass descriptors)
 //
-//   usage: PROGRAM [N=100000] [some|exact (default exact)]
+//   usage: PROGRAM [N=100000] [some|exact|fd1|fd16 (default exact)]
 //
-// Exit status 0 only when every message arrived intact.
+// Exit status 0 only when every message arrived intact (and, for fd1/fd16, every received
+// descriptor was closed again); 3 when the path cannot pass descriptors.
 #pragma once
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstddef>
@@ -35,7 +42,10 @@ namespace bench::instructions {
 inline constexpr std::size_t message_size = 64;
 inline constexpr long default_count = 100000;
 
-/// The four measured calls of one path, on its endpoint type.
+/// The most descriptors measured_pass_fds is asked to pass (and the receiver makes room for).
+inline constexpr std::size_t max_fds = 16;
+
+/// The measured calls of one path, on its endpoint type.
 template <class Endpoint>
 struct path {
   const char* name;
@@ -43,15 +53,51 @@ struct path {
   bool (*receive_some)(Endpoint&, std::byte*, std::size_t);
   bool (*send_all)(Endpoint&, const std::byte*, std::size_t);
   bool (*receive_exact)(Endpoint&, std::byte*, std::size_t);
+  /// Sends one byte with `count` copies of `fd` from `sender`, receives it at `receiver`,
+  /// closes what arrived; true when the byte and `count` descriptors arrived. May be null.
+  bool (*pass_fds)(Endpoint& sender, Endpoint& receiver, int fd, std::size_t count) = nullptr;
 };
+
+/// Mode fd1/fd16: N messages with descriptors. The lowest free descriptor must be the same
+/// afterwards, or some received descriptor was not closed.
+template <class Endpoint>
+int drive_fds(long count, std::size_t fds, const path<Endpoint>& calls, Endpoint& sender,
+              Endpoint& receiver) {
+  if (calls.pass_fds == nullptr) {
+    std::fprintf(stderr, "%s: this path cannot pass descriptors\n", calls.name);
+    return 3;
+  }
+  const int passed = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const int lowest_free = ::dup(passed);
+  ::close(lowest_free);
+  for (long i = 0; i < count; ++i) {
+    if (!calls.pass_fds(sender, receiver, passed, fds)) {
+      std::fprintf(stderr, "%s: message %ld or its %zu descriptors lost\n", calls.name, i, fds);
+      return 1;
+    }
+  }
+  const int probe = ::dup(passed);
+  ::close(probe);
+  ::close(passed);
+  if (probe != lowest_free) {
+    std::fprintf(stderr, "%s: received descriptors were left open\n", calls.name);
+    return 1;
+  }
+  std::printf("%s: %ld messages of 1 byte with %zu descriptors verified (fd%zu)\n", calls.name,
+              count, fds, fds);
+  return 0;
+}
 
 template <class Endpoint>
 int drive(int argc, char** argv, const path<Endpoint>& calls, Endpoint& sender,
           Endpoint& receiver) {
   const long count = argc > 1 ? std::strtol(argv[1], nullptr, 10) : default_count;
   const std::string_view mode = argc > 2 ? argv[2] : "exact";
+  if (mode == "fd1" || mode == "fd16") {
+    return count < 0 ? 2 : drive_fds(count, mode == "fd1" ? 1 : max_fds, calls, sender, receiver);
+  }
   if (count < 0 || (mode != "some" && mode != "exact")) {
-    std::fprintf(stderr, "usage: %s [N] [some|exact]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s [N] [some|exact|fd1|fd16]\n", argv[0]);
     return 2;
   }
   const bool exact = mode == "exact";

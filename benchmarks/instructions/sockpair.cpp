@@ -2,10 +2,12 @@
 //
 // The library's path: sockpair::socket<stream>'s send/receive and send_all/receive_exact on
 // a socket_pair<stream>. See driver.hpp.
+#include <socketpair/ancillary.hpp>
 #include <socketpair/socket.hpp>
 #include <socketpair/socket_pair.hpp>
 #include <socketpair/tags.hpp>
 
+#include <array>
 #include <cstddef>
 #include <span>
 #include <utility>
@@ -32,13 +34,29 @@ BENCH_MEASURED bool measured_receive_exact(end& socket, std::byte* data, std::si
   return socket.receive_exact({data, size}).has_value();
 }
 
+BENCH_MEASURED bool measured_pass_fds(end& sender, end& receiver, int fd, std::size_t count) {
+  std::array<int, bench::instructions::max_fds> fds{};
+  fds.fill(fd);
+  const std::byte byte{'x'};
+  const auto sent =
+      sockpair::send_with_fds(sender, std::span(&byte, 1), std::span<const int>(fds.data(), count));
+  if (!sent || sent.value() != 1) {
+    return false;
+  }
+  std::byte received_byte{};
+  const auto got = sockpair::receive_with_fds<bench::instructions::max_fds>(
+      receiver, std::span(&received_byte, 1));
+  return got && got.value().size == 1 && received_byte == byte && got.value().fds.size() == count;
+}
+
 int main(int argc, char** argv) {
   auto pair = sockpair::socket_pair<sockpair::stream>::create();
   if (!pair) {
     return 1;
   }
   auto [sender, receiver] = std::move(pair).value();
-  const bench::instructions::path<end> calls{"sockpair", measured_send_some, measured_receive_some,
-                                             measured_send_all, measured_receive_exact};
+  const bench::instructions::path<end> calls{
+      "sockpair",        measured_send_some,     measured_receive_some,
+      measured_send_all, measured_receive_exact, measured_pass_fds};
   return bench::instructions::drive(argc, argv, calls, sender, receiver);
 }
