@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstdio>
 #include <utility>
 
@@ -21,9 +22,9 @@ int main() {
     ::_exit(0);
   }
   static_cast<void>(child.close());
-  char message[16] = {};
-  const ssize_t n = ::recv(parent.native_handle(), message, sizeof message, 0);
+  std::array<char, 16> message{};
+  const ssize_t n = ::recv(parent.native_handle(), message.data(), message.size(), 0);
   ::wait(nullptr);
-  std::printf("parent got %zd bytes: %.*s\n", n, static_cast<int>(n), message);
+  std::printf("parent got %zd bytes: %.*s\n", n, static_cast<int>(n), message.data());
   return n == 5 ? 0 : 1;
 }

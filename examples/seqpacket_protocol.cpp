@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstddef>
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -27,7 +28,7 @@ using message_end = sockpair::socket<sockpair::seqpacket>;
 constexpr std::size_t big_reply_size = 200;
 
 int serve(message_end& sock) {
-  std::vector<char> request(64 * 1024);
+  std::vector<char> request(std::size_t{64} * 1024);
   for (;;) {
     auto got = sock.receive_message(request);
     if (!got) {

@@ -16,6 +16,8 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 
+#include <array>
+
 namespace sockpair {
 
 /// How `socket_pair::create()` sets up both ends.
@@ -59,8 +61,8 @@ class socket_pair {
       type |= SOCK_NONBLOCK;
     }
 #endif
-    int fds[2] = {-1, -1};
-    if (::socketpair(Domain::value, type, options.protocol, fds) != 0) {
+    std::array<int, 2> fds = {-1, -1};
+    if (::socketpair(Domain::value, type, options.protocol, fds.data()) != 0) {
       return last_errno_code();
     }
     socket_pair pair{end_type(unique_fd(fds[0])), end_type(unique_fd(fds[1]))};

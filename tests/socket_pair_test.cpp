@@ -17,7 +17,6 @@
 namespace {
 
 using sockpair::dgram;
-using sockpair::pair_options;
 using sockpair::seqpacket;
 using sockpair::socket_pair;
 using sockpair::stream;
