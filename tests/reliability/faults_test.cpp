@@ -283,6 +283,33 @@ TEST(EmfileOnReceive, LibraryReportsControlTruncatedWhenNoDescriptorIsFree) {
   EXPECT_EQ(open_fds(), before);
 }
 
+TEST(EmfileOnReceive, VectorOverloadReportsControlTruncatedAndKeepsNothing) {
+  auto pair = socket_pair<seqpacket>::create();
+  ASSERT_TRUE(pair);
+  auto& out = pair.value().first;
+  auto& in = pair.value().second;
+  auto pipe = make_pipe();
+  const std::vector<int> five(5, pipe.write.get());
+  ASSERT_TRUE(sockpair::send_with_fds(out, bytes("five"), std::span<const int>(five)));
+  pipe.write.reset();
+  const std::set<int> before = open_fds();
+  const int low = lowest_free_descriptor();
+  ASSERT_TRUE(only_free_numbers_between(low, low + 4));
+  std::array<std::byte, 8> buffer{};
+  std::error_code error;
+  {
+    descriptor_limit limit(static_cast<rlim_t>(low + 4));  // 4 of the 5 fit
+    ASSERT_TRUE(limit.ok());
+    auto got = sockpair::receive_with_fds(in, buffer);  // into a std::vector
+    ASSERT_FALSE(got);
+    error = got.error();
+  }
+  EXPECT_EQ(error, errc::control_truncated) << error.message();
+  EXPECT_EQ(open_fds(), before);
+  char end = 0;
+  EXPECT_EQ(::read(pipe.read.get(), &end, 1), 0) << "no copy of the write end survives";
+}
+
 // ---- EAGAIN: full buffers ---------------------------------------------------------------------
 
 TEST(FullBuffers, StreamSendAllStopsWithWouldBlockAndResumesWithoutLosingAByte) {
