@@ -1,12 +1,12 @@
 // The README's example: a parent and a forked child talk over a seqpacket pair.
 #include <socketpair/socketpair.hpp>
 
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
 #include <cstdio>
+#include <string_view>
 #include <utility>
 
 int main() {
@@ -16,15 +16,23 @@ int main() {
     return 1;
   }
   auto [parent, child] = std::move(pair).value();
-  if (::fork() == 0) {  // the child keeps its end, drops the parent's
+  if (::fork() == 0) {  // the child keeps its end and answers one message
     static_cast<void>(parent.close());
-    static_cast<void>(::send(child.native_handle(), "hello", 5, MSG_NOSIGNAL));
-    ::_exit(0);
+    std::array<char, 64> request{};
+    auto got = child.receive(request);  // one whole message, or an error
+    ::_exit(got && child.send(std::string_view("pong")) ? 0 : 1);
   }
   static_cast<void>(child.close());
-  std::array<char, 16> message{};
-  const ssize_t n = ::recv(parent.native_handle(), message.data(), message.size(), 0);
+  std::array<char, 64> reply{};
+  auto sent = parent.send(std::string_view("ping"));
+  auto got = parent.receive(reply);
   ::wait(nullptr);
-  std::printf("parent got %zd bytes: %.*s\n", n, static_cast<int>(n), message.data());
-  return n == 5 ? 0 : 1;
+  if (!sent || !got) {
+    std::fprintf(stderr, "exchange failed: %s\n",
+                 (!sent ? sent.error() : got.error()).message().c_str());
+    return 1;
+  }
+  std::printf("parent got %zu bytes: %.*s\n", got.value(), static_cast<int>(got.value()),
+              reply.data());
+  return std::string_view(reply.data(), got.value()) == "pong" ? 0 : 1;
 }
