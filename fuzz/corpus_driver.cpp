@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+// NOLINTNEXTLINE(readability-identifier-naming): the name libFuzzer calls
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
 void receive_fuzzer_print_totals();
 
@@ -30,9 +31,10 @@ std::vector<std::string> files_in(const std::string& path) {
   }
   std::vector<std::string> files;
   if (DIR* dir = ::opendir(path.c_str())) {
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): this DIR stream is used by this thread only
     while (const dirent* entry = ::readdir(dir)) {
       if (entry->d_name[0] != '.') {
-        files.push_back(path + "/" + entry->d_name);
+        files.push_back(path + "/" + static_cast<const char*>(entry->d_name));
       }
     }
     ::closedir(dir);

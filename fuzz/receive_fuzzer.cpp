@@ -49,6 +49,7 @@
 #include <cstring>
 #include <deque>
 #include <initializer_list>
+#include <memory>
 #include <optional>
 #include <span>
 #include <system_error>
@@ -63,7 +64,7 @@ struct totals {
   unsigned long long bytes_received = 0;
   unsigned long long descriptors_received = 0;
 };
-totals counted;
+totals counted;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables): the tally
 
 [[noreturn]] void violated(const char* what, long detail = 0) {
   std::fprintf(stderr, "receive_fuzzer: invariant violated: %s (%ld)\n", what, detail);
@@ -80,6 +81,7 @@ int count_open_fds() {
   int count = 0;
   DIR* dir = ::opendir("/proc/self/fd");
   require(dir != nullptr, "opendir /proc/self/fd");
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): this DIR stream is used by this thread only
   while (const dirent* entry = ::readdir(dir)) {
     if (entry->d_name[0] != '.') {
       ++count;
@@ -134,6 +136,8 @@ class session {
   ~session() { close_all(); }
   session(const session&) = delete;
   session& operator=(const session&) = delete;
+  session(session&&) = delete;
+  session& operator=(session&&) = delete;
 
   // Runs the script; returns false when the setup could not be made (not a failure).
   bool run(script& s) {
@@ -149,7 +153,7 @@ class session {
   }
 
  private:
-  bool is_stream() const { return kind_ == kind::stream || kind_ == kind::framed; }
+  [[nodiscard]] bool is_stream() const { return kind_ == kind::stream || kind_ == kind::framed; }
 
   template <class Type>
   bool make(std::optional<sockpair::socket<Type>>& receiver) {
@@ -189,8 +193,8 @@ class session {
     if ((flags_ & 2) != 0) {
       ::setsockopt(receiver_fd(), SOL_SOCKET, 76 /* SO_PASSPIDFD */, &on, sizeof on);
     }
-    int pipe_fds[2];
-    if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    std::array<int, 2> pipe_fds{-1, -1};
+    if (::pipe2(pipe_fds.data(), O_CLOEXEC) != 0) {
       return false;
     }
     passed_read_ = pipe_fds[0];
@@ -199,16 +203,18 @@ class session {
     ::fstat(passed_, &st);
     is_passed_ = {st.st_dev, st.st_ino};
     if (kind_ == kind::framed) {
-      const std::size_t max_sizes[] = {0, 1, 4, 100, 4096, 65536, std::size_t{1} << 20, 7};
-      const std::size_t read_sizes[] = {1, 3, 64, 4096};
+      constexpr std::array<std::size_t, 8> max_sizes = {
+          0, 1, 4, 100, 4096, 65536, std::size_t{1} << 20, 7};
+      constexpr std::array<std::size_t, 4> read_sizes = {1, 3, 64, 4096};
       reader_options_.max_frame_size = max_sizes[(flags_ >> 3) & 7];
       reader_options_.read_size = read_sizes[(flags_ >> 6) & 3];
-      reader_.emplace(*stream_, reader_options_);
+      reader_ = std::make_unique<sockpair::frame_reader<sockpair::socket<sockpair::stream>>>(
+          *stream_, reader_options_);
     }
     return true;
   }
 
-  int receiver_fd() const {
+  [[nodiscard]] int receiver_fd() const {
     if (stream_) {
       return stream_->native_handle();
     }
@@ -382,23 +388,41 @@ class session {
   // memory with pipe(2)) need descriptors of their own.
   template <class F>
   auto call(F f) {
-    if (free_fds_ < 0) {
-      return f();
-    }
-    rlimit saved{};
-    ::getrlimit(RLIMIT_NOFILE, &saved);
-    const int low = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (low < 0) {
-      return f();
-    }
-    ::close(low);
-    rlimit lowered = saved;
-    lowered.rlim_cur = static_cast<rlim_t>(low + free_fds_);
-    ::setrlimit(RLIMIT_NOFILE, &lowered);
-    auto r = f();
-    ::setrlimit(RLIMIT_NOFILE, &saved);
-    return r;
+    const lowered_limit limit(free_fds_);
+    return f();  // the limit is lifted when `limit` goes, after the result is made
   }
+
+  // Lowers RLIMIT_NOFILE to leave `free_fds` descriptors creatable (none when negative: the
+  // limit stays) for its lifetime.
+  class lowered_limit {
+   public:
+    explicit lowered_limit(int free_fds) noexcept {
+      if (free_fds < 0 || ::getrlimit(RLIMIT_NOFILE, &saved_) != 0) {
+        return;
+      }
+      const int low = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (low < 0) {
+        return;
+      }
+      ::close(low);
+      rlimit lowered = saved_;
+      lowered.rlim_cur = static_cast<rlim_t>(low) + static_cast<rlim_t>(free_fds);
+      active_ = ::setrlimit(RLIMIT_NOFILE, &lowered) == 0;
+    }
+    ~lowered_limit() {
+      if (active_) {
+        ::setrlimit(RLIMIT_NOFILE, &saved_);
+      }
+    }
+    lowered_limit(const lowered_limit&) = delete;
+    lowered_limit& operator=(const lowered_limit&) = delete;
+    lowered_limit(lowered_limit&&) = delete;
+    lowered_limit& operator=(lowered_limit&&) = delete;
+
+   private:
+    rlimit saved_{};
+    bool active_ = false;
+  };
 
   // Checks received descriptors: each a copy of the passed one.
   template <class Fds>
@@ -423,7 +447,9 @@ class session {
     counted.bytes_received += got.size();
   }
 
-  bool would_block(const std::error_code& e) const { return e == std::errc::operation_would_block; }
+  [[nodiscard]] static bool would_block(const std::error_code& e) {
+    return e == std::errc::operation_would_block;
+  }
 
   bool stream_call(std::uint8_t api, std::vector<std::byte>& buffer) {
     auto& s = *stream_;
@@ -521,7 +547,9 @@ class session {
     messages_.pop_front();
   }
 
-  bool at_end() const { return kind_ == kind::seqpacket && peer_shut_ && messages_.empty(); }
+  [[nodiscard]] bool at_end() const {
+    return kind_ == kind::seqpacket && peer_shut_ && messages_.empty();
+  }
 
   template <class Sock>
   bool message_call(Sock& s, std::uint8_t api, std::vector<std::byte>& buffer, bool limited) {
@@ -692,7 +720,9 @@ class session {
     return true;
   }
 
-  sockpair::fd_receive_options fd_options() const { return {.close_on_exec = (flags_ & 4) == 0}; }
+  [[nodiscard]] sockpair::fd_receive_options fd_options() const {
+    return {.close_on_exec = (flags_ & 4) == 0};
+  }
 
   // ---- The end -------------------------------------------------------------------------------
 
@@ -715,7 +745,7 @@ class session {
     close_all();
     // Every copy of the passed write end is gone (received ones closed, queued ones
     // released with the sockets): the pipe reads EOF.
-    char byte;
+    char byte = 0;
     const ssize_t n = ::read(read_end, &byte, 1);
     ::close(read_end);
     require(n == 0, "a copy of a passed descriptor survived", n);
@@ -727,7 +757,7 @@ class session {
   std::optional<sockpair::socket<sockpair::seqpacket>> seqpacket_;
   std::optional<sockpair::socket<sockpair::dgram>> dgram_;
   sockpair::frame_reader_options reader_options_{};
-  std::optional<sockpair::frame_reader<sockpair::socket<sockpair::stream>>> reader_;
+  std::unique_ptr<sockpair::frame_reader<sockpair::socket<sockpair::stream>>> reader_;
   int peer_ = -1;
   bool peer_shut_ = false;
   int passed_ = -1;
@@ -752,6 +782,7 @@ void receive_fuzzer_print_totals() {
       counted.inputs, counted.calls, counted.bytes_received, counted.descriptors_received);
 }
 
+// NOLINTNEXTLINE(readability-identifier-naming): the name libFuzzer calls
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   ++counted.inputs;
   script s(std::span<const std::uint8_t>(data, size));

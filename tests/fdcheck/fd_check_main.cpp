@@ -40,11 +40,12 @@ fd_table snapshot() {
     std::abort();  // without /proc this main would pass tests it cannot check
   }
   const int own = ::dirfd(dir);
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): this DIR stream is used by this thread only
   while (const dirent* entry = ::readdir(dir)) {
     if (entry->d_name[0] == '.') {
       continue;
     }
-    const int fd = std::atoi(entry->d_name);
+    const int fd = static_cast<int>(std::strtol(entry->d_name, nullptr, 10));
     if (fd == own) {
       continue;
     }

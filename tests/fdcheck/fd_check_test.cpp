@@ -17,12 +17,14 @@ extern char** environ;
 
 namespace {
 
+// (GoogleTest runs the tests on one thread: the environment is read, never written.)
 std::string leaky_program_path() {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe)
   if (const char* explicit_path = std::getenv("FD_CHECK_LEAKY_PROGRAM")) {
     return explicit_path;
   }
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
+  const char* srcdir = std::getenv("TEST_SRCDIR");        // NOLINT(concurrency-mt-unsafe)
+  const char* workspace = std::getenv("TEST_WORKSPACE");  // NOLINT(concurrency-mt-unsafe)
   if (srcdir == nullptr || workspace == nullptr) {
     return "";
   }
@@ -30,7 +32,7 @@ std::string leaky_program_path() {
 }
 
 std::string temp_dir() {
-  const char* dir = std::getenv("TEST_TMPDIR");
+  const char* dir = std::getenv("TEST_TMPDIR");  // NOLINT(concurrency-mt-unsafe)
   return dir != nullptr ? dir : "/tmp";
 }
 
@@ -52,6 +54,7 @@ run_result run(const std::vector<std::string>& argv) {
   posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 1);
   posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], 2);
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const std::string& arg : argv) {
     args.push_back(const_cast<char*>(arg.c_str()));
   }

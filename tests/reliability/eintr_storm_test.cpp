@@ -39,6 +39,7 @@ using sockpair::stream;
 using sockpair::reliability::checksum;
 using sockpair::reliability::fill_pattern;
 using sockpair::reliability::first_mismatch;
+using sockpair::reliability::kib;
 using sockpair::reliability::scaled_down;
 using sockpair::reliability::signal_storm;
 using sockpair::reliability::storm_signals;
@@ -143,7 +144,7 @@ TEST(EintrStorm, StreamDeliversEveryByteOnceInOrder) {
       return;
     }
     // A size that does not divide the sender's chunks, so reads straddle its writes.
-    std::vector<std::byte> chunk(200 * 1024);
+    std::vector<std::byte> chunk(200 * kib);
     checksum sum;
     while (received.bytes < stream_bytes) {
       const std::uint64_t left = stream_bytes - received.bytes;
@@ -189,7 +190,7 @@ TEST(EintrStorm, SeqpacketDeliversEveryMessageWholeOnceInOrder) {
   auto& out = pair.value().first;
   auto& in = pair.value().second;
   // Room for the largest message (AF_UNIX: a message must fit SO_SNDBUF).
-  ASSERT_TRUE(out.set_send_buffer_size(256 * 1024));
+  ASSERT_TRUE(out.set_send_buffer_size(256 * kib));
   const std::uint64_t seed = 0x5eed'0002;
   const std::uint64_t signals_before = storm_signals.load();
   // Message k is (k * 7919 % 8192 + 1) words long: 8 B to 64 KiB, in no simple order.
@@ -205,7 +206,7 @@ TEST(EintrStorm, SeqpacketDeliversEveryMessageWholeOnceInOrder) {
       sent.error = "no storm";
       return;
     }
-    std::vector<std::byte> message(64 * 1024);
+    std::vector<std::byte> message(64 * kib);
     checksum sum;
     for (std::uint64_t k = 0; sent.bytes < message_bytes; ++k) {
       const std::span<std::byte> m(message.data(), size_of(k));
@@ -231,7 +232,7 @@ TEST(EintrStorm, SeqpacketDeliversEveryMessageWholeOnceInOrder) {
       received.error = "no storm";
       return;
     }
-    std::vector<std::byte> buffer(64 * 1024);
+    std::vector<std::byte> buffer(64 * kib);
     checksum sum;
     for (std::uint64_t k = 0;; ++k) {
       auto r = in.receive_message(buffer);
@@ -361,8 +362,8 @@ TEST(EintrStorm, FramesArriveWholeOnceInOrder) {
   std::uint64_t received = 0;
   auto [send_error, receive_error] = under_storm(
       [&]() -> std::string {
-        sockpair::frame_writer writer(out, {.flush_threshold = 32 * 1024});
-        std::vector<std::byte> frame(4096 * 8);
+        sockpair::frame_writer writer(out, {.flush_threshold = 32 * kib});
+        std::vector<std::byte> frame(std::size_t{4096} * 8);
         std::uint64_t offset = 0;
         for (std::uint64_t k = 0; offset < frame_bytes; ++k) {
           const std::span<std::byte> f(frame.data(), words_of(k) * 8);
@@ -572,7 +573,7 @@ TEST(EintrStorm, DISABLED_SendTimeoutExpiresDespiteSignals) {
   auto& b = pair.value().second;
   ASSERT_TRUE(a.set_send_timeout(20ms));
   ASSERT_TRUE(a.set_nonblocking(true));
-  std::vector<std::byte> filler(64 * 1024);
+  std::vector<std::byte> filler(64 * kib);
   while (a.send(filler)) {
   }
   ASSERT_TRUE(a.set_nonblocking(false));

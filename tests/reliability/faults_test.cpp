@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <cstring>
 #include <set>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -40,6 +41,7 @@ using sockpair::unique_fd;
 using sockpair::reliability::descriptor_limit;
 using sockpair::reliability::fill_pattern;
 using sockpair::reliability::first_mismatch;
+using sockpair::reliability::kib;
 using sockpair::reliability::lowest_free_descriptor;
 using sockpair::testing::open_fds;
 
@@ -145,7 +147,7 @@ void send_copies(int sock, int fd, std::size_t count) {
   header->cmsg_type = SCM_RIGHTS;
   header->cmsg_len = CMSG_LEN(count * sizeof(int));
   std::memcpy(CMSG_DATA(header), fds.data(), count * sizeof(int));
-  ASSERT_EQ(::sendmsg(sock, &msg, MSG_NOSIGNAL), 1) << std::strerror(errno);
+  ASSERT_EQ(::sendmsg(sock, &msg, MSG_NOSIGNAL), 1) << std::system_category().message(errno);
 }
 
 TEST(EmfileOnReceive, KernelInstallsWhatFitsSetsCtruncAndReleasesTheRest) {
@@ -176,7 +178,7 @@ TEST(EmfileOnReceive, KernelInstallsWhatFitsSetsCtruncAndReleasesTheRest) {
     ASSERT_TRUE(limit.ok());
     got = ::recvmsg(in.native_handle(), &msg, MSG_CMSG_CLOEXEC);
   }
-  ASSERT_EQ(got, 1) << std::strerror(errno);
+  ASSERT_EQ(got, 1) << std::system_category().message(errno);
   EXPECT_EQ(byte, 'x');
   EXPECT_NE(msg.msg_flags & MSG_CTRUNC, 0);
   cmsghdr* header = CMSG_FIRSTHDR(&msg);
@@ -477,7 +479,7 @@ TEST(PeerKilled, StreamPeerKilledWhileBlockedInSendLeavesOnlyWhatWasQueued) {
       fork_child([&] { ::send(child.native_handle(), data.data(), data.size(), MSG_NOSIGNAL); });
   ASSERT_GT(pid, 0);
   static_cast<void>(child.close());
-  ASSERT_TRUE(wait_for_queued(parent.native_handle(), 64 * 1024));
+  ASSERT_TRUE(wait_for_queued(parent.native_handle(), 64 * kib));
   ASSERT_TRUE(kill_and_reap(pid));
 
   std::vector<std::byte> received(data.size());
@@ -498,10 +500,10 @@ TEST(PeerKilled, SeqpacketDeliversWholeMessagesThenTheEndNeverAFragment) {
   ASSERT_TRUE(pair);
   auto& parent = pair.value().first;
   auto& child = pair.value().second;
-  ASSERT_TRUE(child.set_send_buffer_size(256 * 1024));
+  ASSERT_TRUE(child.set_send_buffer_size(256 * kib));
   // 300 KiB messages: the first fits, the second waits for room that never comes.
-  std::vector<std::byte> first(300 * 1024);
-  std::vector<std::byte> second(300 * 1024);
+  std::vector<std::byte> first(300 * kib);
+  std::vector<std::byte> second(300 * kib);
   fill_pattern(1, 0, first);
   fill_pattern(2, 0, second);
   const pid_t pid = fork_child([&] {
@@ -514,7 +516,7 @@ TEST(PeerKilled, SeqpacketDeliversWholeMessagesThenTheEndNeverAFragment) {
   std::this_thread::sleep_for(std::chrono::milliseconds(20));  // let it block in send
   ASSERT_TRUE(kill_and_reap(pid));
 
-  std::vector<std::byte> buffer(512 * 1024);
+  std::vector<std::byte> buffer(512 * kib);
   std::vector<std::size_t> sizes;
   for (;;) {
     auto r = parent.receive_message(buffer);

@@ -46,6 +46,9 @@ inline constexpr bool scaled_down = true;
 inline constexpr bool scaled_down = false;
 #endif
 
+/// 1024, as a std::size_t: `64 * kib` multiplies in size_t, not in int.
+inline constexpr std::size_t kib = 1024;
+
 // ---- Descriptors ----------------------------------------------------------------------------
 
 /// Sets the soft RLIMIT_NOFILE for its lifetime: no descriptor numbered `limit` or above can

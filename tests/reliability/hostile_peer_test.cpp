@@ -22,6 +22,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -212,7 +213,7 @@ TEST(HostilePeer, FloodOfTheMostDescriptorsOneMessageCarriesIsRefusedAndClosed) 
   flood_source source;
   int err = 0;
   ASSERT_EQ(raw_send(peer, {text("x"), {source.copies(sockpair::max_fds_per_message)}, {}}, err), 1)
-      << std::strerror(err);
+      << std::system_category().message(err);
   ASSERT_EQ(raw_send(peer, {text("y"), {}, {}}, err), 1);
   const std::set<int> before = open_fds();
   std::array<std::byte, 8> buffer{};
@@ -238,7 +239,7 @@ TEST(HostilePeer, FloodSpreadOverSeveralControlMessagesIsCountedAsOne) {
   ASSERT_EQ(
       raw_send(peer, {text("x"), {source.copies(2), source.copies(2), source.copies(2)}, {}}, err),
       1)
-      << std::strerror(err);
+      << std::system_category().message(err);
   const std::set<int> before = open_fds();
   std::array<std::byte, 8> buffer{};
   std::array<unique_fd, 4> storage;
@@ -361,7 +362,8 @@ TEST(HostilePeer, UnsolicitedCredentialsAreNotDeliveredWithoutPasscred) {
   flood_source source;
   int err = 0;
   const ucred mine{::getpid(), ::getuid(), ::getgid()};
-  ASSERT_EQ(raw_send(peer, {text("x"), {source.copies(1)}, mine}, err), 1) << std::strerror(err);
+  ASSERT_EQ(raw_send(peer, {text("x"), {source.copies(1)}, mine}, err), 1)
+      << std::system_category().message(err);
   const std::set<int> before = open_fds();
   std::array<std::byte, 8> buffer{};
   {

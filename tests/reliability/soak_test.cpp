@@ -47,6 +47,7 @@ using sockpair::stream;
 using sockpair::reliability::checksum;
 using sockpair::reliability::fill_pattern;
 using sockpair::reliability::first_mismatch;
+using sockpair::reliability::kib;
 
 constexpr int pair_count = 64;
 // Every pair moves at least this many messages, however late its threads start (under
@@ -55,6 +56,7 @@ constexpr std::uint64_t min_messages = 64;
 constexpr std::uint64_t end_marker = ~std::uint64_t{0};
 
 std::chrono::seconds soak_duration() {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): read before any thread starts
   if (const char* text = std::getenv("SOCKPAIR_SOAK_SECONDS")) {
     const long seconds = std::strtol(text, nullptr, 10);
     if (seconds > 0) {
@@ -157,7 +159,7 @@ void stream_exact(int id, clock_type::time_point deadline, tally& sent, tally& g
     sent.sum = sum.value();
     static_cast<void>(out.shutdown(shutdown_how::write));
   });
-  std::vector<std::byte> message(sizeof(header) + 1024 * 8);
+  std::vector<std::byte> message(sizeof(header) + kib * 8);
   checksum sum;
   for (std::uint64_t seq = 0;; ++seq) {
     header h{};
@@ -198,7 +200,7 @@ void stream_framed(int id, clock_type::time_point deadline, tally& sent, tally& 
   auto& out = pair.value().first;
   auto& in = pair.value().second;
   std::thread sender([&] {
-    sockpair::frame_writer writer(out, {.flush_threshold = 16 * 1024});
+    sockpair::frame_writer writer(out, {.flush_threshold = 16 * kib});
     std::vector<std::byte> message;
     checksum sum;
     for (std::uint64_t seq = 0; seq < min_messages || clock_type::now() < deadline; ++seq) {
@@ -272,7 +274,7 @@ void seqpacket_with_fds(int id, clock_type::time_point deadline, tally& sent, ta
     sent.sum = sum.value();
     static_cast<void>(out.shutdown(shutdown_how::write));
   });
-  std::vector<std::byte> message(sizeof(header) + 1024 * 8);
+  std::vector<std::byte> message(sizeof(header) + kib * 8);
   checksum sum;
   for (std::uint64_t seq = 0;; ++seq) {
     if (seq % 16 == 0) {
@@ -363,7 +365,7 @@ void dgram_batched(int id, clock_type::time_point deadline, tally& sent, tally& 
   std::array<std::vector<std::byte>, batch> storage;
   std::array<std::span<std::byte>, batch> spans;
   for (std::size_t i = 0; i < batch; ++i) {
-    storage[i].resize(sizeof(header) + 1024 * 8);
+    storage[i].resize(sizeof(header) + kib * 8);
     spans[i] = storage[i];
   }
   std::array<sockpair::received_message, batch> results{};
@@ -401,6 +403,7 @@ TEST(Soak, SixtyFourPairsMoveStampedMessagesWithExactTotals) {
   std::vector<tally> sent(pair_count);
   std::vector<tally> got(pair_count);
   std::vector<std::thread> receivers;
+  receivers.reserve(pair_count);
   for (int id = 0; id < pair_count; ++id) {
     receivers.emplace_back([&, id] {
       switch (id % 4) {
