@@ -44,7 +44,10 @@
 #include <array>
 #include <concepts>
 #include <cstddef>
+#include <cstring>
 #include <initializer_list>
+#include <memory>
+#include <new>
 #include <optional>
 #include <span>
 #include <utility>
@@ -54,7 +57,8 @@ namespace sockpair {
 
 namespace detail {
 
-struct fd_vector_access;
+template <std::size_t N>
+class inplace_slots;
 
 // Instantiated by every call below, so that a TIPC socket fails with a message naming the
 // problem rather than with a bare overload failure.
@@ -139,9 +143,9 @@ namespace detail {
 
 // One sendmsg(2) of `data` with `fds` and the credentials `options` asks for.
 template <class Type, class Fd>
-[[nodiscard]] result<std::size_t> send_ancillary(int sock, std::span<const std::byte> data,
-                                                 std::span<const Fd> fds,
-                                                 const fd_send_options& options) noexcept {
+[[nodiscard, gnu::always_inline]] inline result<std::size_t> send_ancillary(
+    int sock, std::span<const std::byte> data, std::span<const Fd> fds,
+    const fd_send_options& options) noexcept {
   wire_credentials wire{};
   const wire_credentials* attach = nullptr;
   if (options.credentials) {
@@ -172,27 +176,27 @@ template <class Type, class Fd>
 /// SIGPIPE) when the peer is gone, EAGAIN on a full non-blocking socket, ETOOMANYREFS when
 /// the sender's descriptors in flight would exceed its RLIMIT_NOFILE.
 template <socket_type Type, socket_domain Domain, byte_range Data = std::span<const std::byte>>
-[[nodiscard]] result<std::size_t> send_with_fds(socket<Type, Domain>& sock, const Data& data,
-                                                std::span<const int> fds,
-                                                const fd_send_options& options = {}) noexcept {
+[[nodiscard, gnu::always_inline]] inline result<std::size_t> send_with_fds(
+    socket<Type, Domain>& sock, const Data& data, std::span<const int> fds,
+    const fd_send_options& options = {}) noexcept {
   static_assert(detail::require_unix_domain<Domain>());
   return detail::send_ancillary<Type>(sock.native_handle(), bytes_of(data), fds, options);
 }
 
 /// As above, for descriptors held by `unique_fd`s (still owned by the caller).
 template <socket_type Type, socket_domain Domain, byte_range Data = std::span<const std::byte>>
-[[nodiscard]] result<std::size_t> send_with_fds(socket<Type, Domain>& sock, const Data& data,
-                                                std::span<const unique_fd> fds,
-                                                const fd_send_options& options = {}) noexcept {
+[[nodiscard, gnu::always_inline]] inline result<std::size_t> send_with_fds(
+    socket<Type, Domain>& sock, const Data& data, std::span<const unique_fd> fds,
+    const fd_send_options& options = {}) noexcept {
   static_assert(detail::require_unix_domain<Domain>());
   return detail::send_ancillary<Type>(sock.native_handle(), bytes_of(data), fds, options);
 }
 
 /// As above, for a braced list: `send_with_fds(sock, data, {file.get(), pipe.get()})`.
 template <socket_type Type, socket_domain Domain, byte_range Data = std::span<const std::byte>>
-[[nodiscard]] result<std::size_t> send_with_fds(socket<Type, Domain>& sock, const Data& data,
-                                                std::initializer_list<int> fds,
-                                                const fd_send_options& options = {}) noexcept {
+[[nodiscard, gnu::always_inline]] inline result<std::size_t> send_with_fds(
+    socket<Type, Domain>& sock, const Data& data, std::initializer_list<int> fds,
+    const fd_send_options& options = {}) noexcept {
   static_assert(detail::require_unix_domain<Domain>());
   return detail::send_ancillary<Type>(sock.native_handle(), bytes_of(data),
                                       std::span<const int>(fds.begin(), fds.size()), options);
@@ -203,7 +207,7 @@ template <socket_type Type, socket_domain Domain, byte_range Data = std::span<co
 /// the caller's own. See `fd_send_options::credentials` for which ones the kernel accepts.
 /// On a stream `data` must not be empty (std::errc::invalid_argument). Linux only.
 template <socket_type Type, socket_domain Domain, byte_range Data = std::span<const std::byte>>
-[[nodiscard]] result<std::size_t> send_with_credentials(
+[[nodiscard, gnu::always_inline]] inline result<std::size_t> send_with_credentials(
     socket<Type, Domain>& sock, const Data& data,
     const credentials& creds = current_credentials()) noexcept {
   static_assert(detail::require_unix_domain<Domain>());
@@ -224,48 +228,103 @@ struct fd_receive_options {
 };
 
 /// Up to `N` owned descriptors, stored in place (no allocation): what
-/// `receive_with_fds<N>` returns. Move-only; a moved-from one is empty.
+/// `receive_with_fds<N>` returns. Move-only; a moved-from one is empty. Only the first
+/// `size()` slots hold a `unique_fd`: the rest are raw storage, so an empty vector costs
+/// nothing to make, move or destroy whatever `N` is.
 template <std::size_t N>
 class inplace_fd_vector {
  public:
-  inplace_fd_vector() noexcept = default;
-  inplace_fd_vector(inplace_fd_vector&& other) noexcept
-      : fds_(std::move(other.fds_)), size_(std::exchange(other.size_, 0)) {}
+  // User-provided, so that even value-initialisation (`inplace_fd_vector<N>{}`) leaves the
+  // storage alone rather than zeroing it.
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init,modernize-use-equals-default)
+  inplace_fd_vector() noexcept {}
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init): slots past size() are unused
+  inplace_fd_vector(inplace_fd_vector&& other) noexcept { take(other); }
   inplace_fd_vector& operator=(inplace_fd_vector&& other) noexcept {
-    fds_ = std::move(other.fds_);
-    size_ = std::exchange(other.size_, 0);
+    if (this != &other) {
+      clear();
+      take(other);
+    }
     return *this;
   }
   inplace_fd_vector(const inplace_fd_vector&) = delete;
   inplace_fd_vector& operator=(const inplace_fd_vector&) = delete;
-  ~inplace_fd_vector() = default;
+  ~inplace_fd_vector() { clear(); }
 
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
   [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
   [[nodiscard]] static constexpr std::size_t capacity() noexcept { return N; }
 
-  [[nodiscard]] unique_fd& operator[](std::size_t i) noexcept { return fds_[i]; }
-  [[nodiscard]] const unique_fd& operator[](std::size_t i) const noexcept { return fds_[i]; }
-  [[nodiscard]] unique_fd* begin() noexcept { return fds_.data(); }
-  [[nodiscard]] unique_fd* end() noexcept { return fds_.data() + size_; }
-  [[nodiscard]] const unique_fd* begin() const noexcept { return fds_.data(); }
-  [[nodiscard]] const unique_fd* end() const noexcept { return fds_.data() + size_; }
+  [[nodiscard]] unique_fd& operator[](std::size_t i) noexcept { return data()[i]; }
+  [[nodiscard]] const unique_fd& operator[](std::size_t i) const noexcept { return data()[i]; }
+  [[nodiscard]] unique_fd* begin() noexcept { return data(); }
+  [[nodiscard]] unique_fd* end() noexcept { return data() + size_; }
+  [[nodiscard]] const unique_fd* begin() const noexcept { return data(); }
+  [[nodiscard]] const unique_fd* end() const noexcept { return data() + size_; }
 
   /// The descriptors as a span (still owned here).
-  [[nodiscard]] std::span<unique_fd> span() noexcept { return {fds_.data(), size_}; }
+  [[nodiscard]] std::span<unique_fd> span() noexcept { return {data(), size_}; }
 
   /// Closes every descriptor held.
   void clear() noexcept {
-    for (unique_fd& fd : span()) {
-      fd.reset();
+    unique_fd* const first = data();
+    unique_fd* const last = first + std::exchange(size_, 0);
+    for (const unique_fd* fd = first; fd != last; ++fd) {
+      // All that ~unique_fd would do, done here instead: the slot's storage is free from now
+      // on, and a destructor need not run when nothing depends on it ([basic.life]).
+      if (const int raw = fd->get(); raw >= 0) [[likely]] {
+        static_cast<void>(::close(raw));  // errors ignored, as ~unique_fd does
+      }
     }
-    size_ = 0;
   }
 
  private:
-  friend struct detail::fd_vector_access;
+  template <std::size_t>
+  friend class detail::inplace_slots;
 
-  std::array<unique_fd, N> fds_{};
+  // The first slot's `unique_fd`. (No unique_fd lives in an empty vector's storage for
+  // std::launder to find, hence the test; it compiles to nothing.)
+  [[nodiscard]] unique_fd* data() noexcept {
+    auto* const first = reinterpret_cast<unique_fd*>(storage_.data());
+    return size_ == 0 ? first : std::launder(first);
+  }
+  [[nodiscard]] const unique_fd* data() const noexcept {
+    const auto* const first = reinterpret_cast<const unique_fd*>(storage_.data());
+    return size_ == 0 ? first : std::launder(first);
+  }
+
+  // Owns `count` descriptors, stored as ints (unaligned) at `raw`, after those held.
+  void adopt(const std::byte* raw, std::size_t count) noexcept {
+    std::byte* const at = storage_.data() + size_ * sizeof(unique_fd);
+    const auto construct = [at](std::size_t i, int fd) noexcept {
+      ::new (static_cast<void*>(at + i * sizeof(unique_fd))) unique_fd(fd);
+    };
+    size_ += count;
+    if constexpr (sizeof(unique_fd) == sizeof(int)) {
+      if (count > 4) {
+        // Past a few, one call copies the bytes faster; each owner is then constructed over
+        // its own bytes, which stores nothing new (clang drops the loop; g++ keeps it empty).
+        std::memcpy(at, raw, count * sizeof(int));
+        detail::for_each_received(at, count, construct);
+        return;
+      }
+    }
+    detail::for_each_received(raw, count, construct);
+  }
+
+  // Takes what `other` holds into this empty vector; `other` ends empty.
+  void take(inplace_fd_vector& other) noexcept {
+    unique_fd* const from = other.data();
+    for (std::size_t i = 0; i < other.size_; ++i) {
+      ::new (static_cast<void*>(storage_.data() + i * sizeof(unique_fd)))
+          unique_fd(std::move(from[i]));
+      std::destroy_at(from + i);  // empty now: closes nothing
+    }
+    size_ = std::exchange(other.size_, 0);
+  }
+
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init): slots past size() are unused
+  alignas(unique_fd) std::array<std::byte, N * sizeof(unique_fd)> storage_;
   std::size_t size_ = 0;
 };
 
@@ -283,37 +342,67 @@ struct received {
 
 namespace detail {
 
-struct fd_vector_access {
-  template <std::size_t N>
-  [[nodiscard]] static std::span<unique_fd> slots(inplace_fd_vector<N>& v) noexcept {
-    return v.fds_;
-  }
-  template <std::size_t N>
-  static void set_size(inplace_fd_vector<N>& v, std::size_t size) noexcept {
-    v.size_ = size;
-  }
-};
+// The `Sink`s of `receive_with_control` (detail/cmsg.hpp), one per kind of storage.
 
-[[nodiscard]] inline std::optional<credentials> to_credentials(
-    const control_received& got) noexcept {
+// Sets `out` from what SCM_CREDENTIALS carried.
+inline void set_credentials([[maybe_unused]] std::optional<credentials>& out,
+                            [[maybe_unused]] const wire_credentials& in) noexcept {
 #if defined(__linux__)
-  if (got.has_credentials) {
-    return credentials{got.credentials.pid, got.credentials.uid, got.credentials.gid};
-  }
+  out = credentials{in.pid, in.uid, in.gid};
 #endif
-  static_cast<void>(got);
-  return std::nullopt;
 }
 
-// One recvmsg(2) into `buffer`, the descriptors into `fds`; see `receive_with_control`.
-template <class Type>
-[[nodiscard]] result<control_received> receive_ancillary(
-    int sock, std::span<std::byte> buffer, std::span<unique_fd> fds, std::span<std::byte> control,
-    const fd_receive_options& options) noexcept {
-  if (!Type::message_oriented && buffer.empty()) {
-    return make_error_code(std::errc::invalid_argument);  // 0 would read as EOF
+// Into the free slots of an inplace_fd_vector.
+template <std::size_t N>
+class inplace_slots {
+ public:
+  explicit inplace_slots(received<inplace_fd_vector<N>>& out) noexcept : out_(out) {}
+  [[nodiscard]] std::size_t room() const noexcept { return N - out_.fds.size(); }
+  void adopt(const std::byte* raw, std::size_t count) noexcept { out_.fds.adopt(raw, count); }
+  void close_all() noexcept { out_.fds.clear(); }
+  void take_credentials(const wire_credentials& in) noexcept {
+    set_credentials(out_.credentials, in);
   }
-  return receive_with_control<Type::message_oriented>(sock, buffer, fds, control,
+
+ private:
+  received<inplace_fd_vector<N>>& out_;
+};
+
+// Into the caller's unique_fds, assigned in order (closing what they held).
+class span_slots {
+ public:
+  explicit span_slots(std::span<unique_fd> slots) noexcept : slots_(slots) {}
+  [[nodiscard]] std::size_t room() const noexcept { return slots_.size() - count_; }
+  void adopt(const std::byte* raw, std::size_t count) noexcept {
+    for_each_received(raw, count,
+                      [this](std::size_t, int fd) noexcept { slots_[count_++].reset(fd); });
+  }
+  void close_all() noexcept {
+    for (unique_fd& fd : slots_.first(count_)) {
+      fd.reset();
+    }
+    count_ = 0;
+  }
+  void take_credentials(const wire_credentials& in) noexcept { set_credentials(credentials_, in); }
+
+  [[nodiscard]] std::size_t count() const noexcept { return count_; }
+  [[nodiscard]] std::optional<sockpair::credentials>& sender() noexcept { return credentials_; }
+
+ private:
+  std::span<unique_fd> slots_;
+  std::size_t count_ = 0;
+  std::optional<sockpair::credentials> credentials_;
+};
+
+// One recvmsg(2) into `buffer`, the descriptors into `sink`; see `receive_with_control`.
+template <class Type, class Sink>
+[[nodiscard, gnu::always_inline]] inline result<std::size_t> receive_ancillary(
+    int sock, std::span<std::byte> buffer, Sink& sink, std::span<std::byte> control,
+    const fd_receive_options& options) noexcept {
+  if (!Type::message_oriented && buffer.empty()) [[unlikely]] {
+    return ancillary_error(std::errc::invalid_argument);  // 0 would read as EOF
+  }
+  return receive_with_control<Type::message_oriented>(sock, buffer, sink, control,
                                                       options.close_on_exec);
 }
 
@@ -342,22 +431,25 @@ template <class Type>
 template <std::size_t N, socket_type Type, socket_domain Domain,
           class Buffer = std::span<std::byte>>
 requires writable_byte_range<Buffer>
-[[nodiscard]] result<received<inplace_fd_vector<N>>> receive_with_fds(
+[[nodiscard, gnu::always_inline]] inline result<received<inplace_fd_vector<N>>> receive_with_fds(
     socket<Type, Domain>& sock, Buffer&& buffer, fd_receive_options options = {}) noexcept {
   static_assert(detail::require_unix_domain<Domain>());
   static_assert(N >= 1 && N <= max_fds_per_message,
                 "sockpair: receive_with_fds<N> needs 1 <= N <= max_fds_per_message (253)");
+  // Built where the caller gets it and returned by name: the descriptors land in place and
+  // are never moved.
+  using value_type = received<inplace_fd_vector<N>>;
+  value_type empty;  // not `{}`, which g++ compiles to zeroing the whole object
+  result<value_type> out{outcome::in_place_type<value_type>, std::move(empty)};
+  detail::inplace_slots<N> sink(out.assume_value());
   detail::control_buffer<detail::receive_control_space(N)> control;
-  received<inplace_fd_vector<N>> out;
-  auto got = detail::receive_ancillary<Type>(sock.native_handle(), writable_bytes_of(buffer),
-                                             detail::fd_vector_access::slots(out.fds),
-                                             control.all(), options);
-  if (!got) {
-    return got.error();
+  auto stored = detail::receive_ancillary<Type>(sock.native_handle(), writable_bytes_of(buffer),
+                                                sink, control.all(), options);
+  if (stored) [[likely]] {
+    out.assume_value().size = stored.assume_value();
+  } else {
+    out = stored.assume_error();
   }
-  out.size = got.assume_value().stored;
-  detail::fd_vector_access::set_size(out.fds, got.assume_value().fd_count);
-  out.credentials = detail::to_credentials(got.assume_value());
   return out;
 }
 
@@ -367,41 +459,40 @@ requires writable_byte_range<Buffer>
 /// `errc::control_truncated`.
 template <socket_type Type, socket_domain Domain, class Buffer = std::span<std::byte>>
 requires writable_byte_range<Buffer>
-[[nodiscard]] result<received<std::span<unique_fd>>> receive_with_fds(
+[[nodiscard]] inline result<received<std::span<unique_fd>>> receive_with_fds(
     socket<Type, Domain>& sock, Buffer&& buffer, std::span<unique_fd> storage,
     fd_receive_options options = {}) noexcept {
   static_assert(detail::require_unix_domain<Domain>());
   if (storage.size() > max_fds_per_message) {
     storage = storage.first(max_fds_per_message);
   }
+  detail::span_slots sink(storage);
   detail::control_buffer<detail::receive_control_space(max_fds_per_message)> control;
-  auto got = detail::receive_ancillary<Type>(
-      sock.native_handle(), writable_bytes_of(buffer), storage,
+  auto stored = detail::receive_ancillary<Type>(
+      sock.native_handle(), writable_bytes_of(buffer), sink,
       control.first(detail::receive_control_space(storage.size())), options);
-  if (!got) {
-    return got.error();
+  if (!stored) {
+    return stored.assume_error();
   }
-  return received<std::span<unique_fd>>{got.assume_value().stored,
-                                        storage.first(got.assume_value().fd_count),
-                                        detail::to_credentials(got.assume_value())};
+  return received<std::span<unique_fd>>{stored.assume_value(), storage.first(sink.count()),
+                                        sink.sender()};
 }
 
 /// As above, accepting up to `max_fds_per_message` descriptors into a `std::vector` sized
 /// to what arrived (it allocates only when descriptors arrive).
 template <socket_type Type, socket_domain Domain, class Buffer = std::span<std::byte>>
 requires writable_byte_range<Buffer>
-[[nodiscard]] result<received<std::vector<unique_fd>>> receive_with_fds(
+[[nodiscard]] inline result<received<std::vector<unique_fd>>> receive_with_fds(
     socket<Type, Domain>& sock, Buffer&& buffer, fd_receive_options options = {}) noexcept {
   static_assert(detail::require_unix_domain<Domain>());
-  std::array<unique_fd, max_fds_per_message> slots;
-  auto got =
-      receive_with_fds(sock, writable_bytes_of(buffer), std::span<unique_fd>(slots), options);
+  auto got = receive_with_fds<max_fds_per_message>(sock, writable_bytes_of(buffer), options);
   if (!got) {
-    return got.error();
+    return got.assume_error();
   }
-  received<std::vector<unique_fd>> out{got.assume_value().size, {}, got.assume_value().credentials};
-  out.fds.reserve(got.assume_value().fds.size());
-  for (unique_fd& fd : got.assume_value().fds) {
+  received<inplace_fd_vector<max_fds_per_message>>& in = got.assume_value();
+  received<std::vector<unique_fd>> out{in.size, {}, in.credentials};
+  out.fds.reserve(in.fds.size());
+  for (unique_fd& fd : in.fds) {
     out.fds.push_back(std::move(fd));
   }
   return out;

@@ -3,11 +3,15 @@
 // Control-message plumbing behind <socketpair/ancillary.hpp>: lays out SCM_RIGHTS and
 // SCM_CREDENTIALS for sendmsg(2), and takes ownership of everything recvmsg(2) delivers.
 // Nothing here is part of the public interface.
+//
+// Both directions sit on the path of every message that carries descriptors, so they cost
+// what a careful hand-written sendmsg/recvmsg costs: control buffers are left uninitialised
+// (only the bytes that go out are written; the kernel fills what comes in), descriptors are
+// copied once, and every error is built out of line.
 #pragma once
 
 #include <socketpair/detail/config.hpp>
 #include <socketpair/detail/io.hpp>
-#include <socketpair/detail/syscall.hpp>
 #include <socketpair/error.hpp>
 #include <socketpair/result.hpp>
 #include <socketpair/unique_fd.hpp>
@@ -16,13 +20,16 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cstddef>
 #include <cstring>
 #include <span>
-#include <utility>
+#include <system_error>
+#include <type_traits>
 
 namespace sockpair::detail {
 
@@ -71,10 +78,18 @@ inline constexpr std::size_t unsolicited_control_space = 0;
   return space;
 }
 
-/// A control buffer of `Bytes` bytes, aligned for `cmsghdr`, zero-filled.
+/// A control buffer of `Bytes` bytes, aligned for `cmsghdr` and deliberately uninitialised:
+/// a sender writes every byte it passes on (padding included), and recvmsg(2) writes every
+/// byte a receiver reads (up to the `msg_controllen` it returns).
 template <std::size_t Bytes>
 struct control_buffer {
-  alignas(cmsghdr) std::array<std::byte, Bytes> bytes{};
+  // Leaves `bytes` alone, as `= default` would, but without each declaration of a buffer then
+  // needing its own NOLINT.
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init,modernize-use-equals-default)
+  control_buffer() noexcept {}
+
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init): filled before it is read (above)
+  alignas(cmsghdr) std::array<std::byte, Bytes> bytes;
 
   [[nodiscard]] std::span<std::byte> all() noexcept { return bytes; }
   [[nodiscard]] std::span<std::byte> first(std::size_t n) noexcept {
@@ -82,53 +97,115 @@ struct control_buffer {
   }
 };
 
+// Errors, built out of line: the category lookups behind them would otherwise sit in the
+// middle of every send and receive, and keep the callers too big to inline.
+[[gnu::cold, gnu::noinline]] inline std::error_code ancillary_error(errc e) noexcept {
+  return make_error_code(e);
+}
+[[gnu::cold, gnu::noinline]] inline std::error_code ancillary_error(std::errc e) noexcept {
+  return make_error_code(e);
+}
+[[gnu::cold, gnu::noinline]] inline std::error_code ancillary_errno() noexcept {
+  return last_errno_code();
+}
+
 /// The descriptor a span element stands for.
 [[nodiscard]] constexpr int raw_fd(int fd) noexcept { return fd; }
 [[nodiscard]] constexpr int raw_fd(const unique_fd& fd) noexcept { return fd.get(); }
+
+/// Writes the descriptors `fds` stands for to `out` as ints (unaligned), in order.
+template <class Fd>
+inline void store_fds(std::byte* out, std::span<const Fd> fds) noexcept {
+  if constexpr (std::is_same_v<Fd, int>) {
+    if (fds.size() > 4) {  // past a few, one call copies them faster than the loop below
+      std::memcpy(out, fds.data(), fds.size_bytes());
+      return;
+    }
+  }
+  // An odd one first, then two at a time: compilers turn each pair into one 8-byte copy.
+  std::size_t i = 0;
+  if (fds.size() % 2 != 0) {
+    const int fd = raw_fd(fds[0]);
+    std::memcpy(out, &fd, sizeof fd);
+    i = 1;
+  }
+  for (; i < fds.size(); i += 2) {
+    const int first = raw_fd(fds[i]);
+    const int second = raw_fd(fds[i + 1]);
+    std::memcpy(out + i * sizeof(int), &first, sizeof(int));
+    std::memcpy(out + (i + 1) * sizeof(int), &second, sizeof(int));
+  }
+}
+
+/// Calls `f(i, fd)` for each of the `count` descriptors stored as ints (unaligned) at `raw`,
+/// in order; as `store_fds`, an odd one first, then two at a time.
+template <class F>
+inline void for_each_received(const std::byte* raw, std::size_t count, F f) noexcept {
+  std::size_t i = 0;
+  if (count % 2 != 0) {
+    int fd = -1;
+    std::memcpy(&fd, raw, sizeof fd);
+    f(std::size_t{0}, fd);
+    i = 1;
+  }
+  for (; i < count; i += 2) {
+    int first = -1;
+    int second = -1;
+    std::memcpy(&first, raw + i * sizeof(int), sizeof(int));
+    std::memcpy(&second, raw + (i + 1) * sizeof(int), sizeof(int));
+    f(i, first);
+    f(i + 1, second);
+  }
+}
+
+/// Starts a SOL_SOCKET control message of `type` with `payload` bytes at `at` (aligned for
+/// cmsghdr, `cmsg_space(payload)` bytes of room) and returns where the payload goes. The
+/// padding after the payload is zeroed here; the caller writes the payload.
+[[nodiscard]] inline std::byte* begin_control_message(std::byte* at, int type,
+                                                      std::size_t payload) noexcept {
+  // The padding is shorter than the alignment, so it lies in the message's last
+  // sizeof(size_t) bytes: zero those first, then write the header and the payload over them.
+  std::memset(at + cmsg_space(payload) - sizeof(std::size_t), 0, sizeof(std::size_t));
+  auto* header = reinterpret_cast<cmsghdr*>(at);
+  header->cmsg_len = CMSG_LEN(payload);
+  header->cmsg_level = SOL_SOCKET;
+  header->cmsg_type = type;
+  return reinterpret_cast<std::byte*>(CMSG_DATA(header));
+}
 
 /// One sendmsg(2) of `data` with `fds` in an SCM_RIGHTS message and, when `credentials` is
 /// not null, an SCM_CREDENTIALS message. Refuses, before any system call, more descriptors
 /// than one message carries and (on a stream) ancillary data with no byte to carry it.
 template <bool MessageOriented, class Fd>
-[[nodiscard]] result<std::size_t> send_with_control(int socket_fd, std::span<const std::byte> data,
-                                                    std::span<const Fd> fds,
-                                                    const wire_credentials* credentials) noexcept {
-  if (fds.size() > scm_max_fd) {
-    return make_error_code(errc::too_many_descriptors);
+[[nodiscard, gnu::always_inline]] inline result<std::size_t> send_with_control(
+    int socket_fd, std::span<const std::byte> data, std::span<const Fd> fds,
+    const wire_credentials* credentials) noexcept {
+  if (fds.size() > scm_max_fd) [[unlikely]] {
+    return ancillary_error(errc::too_many_descriptors);
   }
   if constexpr (!has_scm_credentials) {
     if (credentials != nullptr) {
-      return make_error_code(std::errc::not_supported);
+      return ancillary_error(std::errc::not_supported);
     }
   }
-  const bool has_ancillary = !fds.empty() || credentials != nullptr;
-  if (has_ancillary && !MessageOriented && data.empty()) {
+  if (!MessageOriented && data.empty() && (!fds.empty() || credentials != nullptr)) [[unlikely]] {
     // A zero-byte stream send queues nothing, so the ancillary data would vanish.
-    return make_error_code(std::errc::invalid_argument);
+    return ancillary_error(std::errc::invalid_argument);
   }
 
   control_buffer<send_control_space(scm_max_fd, true)> control;
   std::size_t used = 0;
-  // Appends one SOL_SOCKET control message and returns where its payload goes.
-  auto append = [&](int type, std::size_t payload) noexcept {
-    auto* header = reinterpret_cast<cmsghdr*>(control.bytes.data() + used);
-    header->cmsg_level = SOL_SOCKET;
-    header->cmsg_type = type;
-    header->cmsg_len = CMSG_LEN(payload);
-    used += cmsg_space(payload);
-    return reinterpret_cast<std::byte*>(CMSG_DATA(header));
-  };
   if (!fds.empty()) {
-    std::byte* out = append(SCM_RIGHTS, fds.size() * sizeof(int));
-    for (const Fd& fd : fds) {
-      const int raw = raw_fd(fd);
-      std::memcpy(out, &raw, sizeof raw);
-      out += sizeof raw;
-    }
+    const std::size_t payload = fds.size() * sizeof(int);
+    store_fds(begin_control_message(control.bytes.data(), SCM_RIGHTS, payload), fds);
+    used = cmsg_space(payload);
   }
 #if defined(__linux__)
   if (credentials != nullptr) {
-    std::memcpy(append(SCM_CREDENTIALS, sizeof *credentials), credentials, sizeof *credentials);
+    std::memcpy(
+        begin_control_message(control.bytes.data() + used, SCM_CREDENTIALS, sizeof *credentials),
+        credentials, sizeof *credentials);
+    used += cmsg_space(sizeof *credentials);
   }
 #endif
 
@@ -136,114 +213,103 @@ template <bool MessageOriented, class Fd>
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  if (used > 0) {
+  if (used > 0) {  // FreeBSD refuses a control buffer shorter than one header, even empty
     msg.msg_control = control.bytes.data();
     msg.msg_controllen = static_cast<decltype(msg.msg_controllen)>(used);
   }
-  const ssize_t n = retry_on_eintr([&] { return ::sendmsg(socket_fd, &msg, no_sigpipe); });
-  if (n < 0) {
-    return last_errno_code();
+  ssize_t n = 0;
+  do {
+    n = ::sendmsg(socket_fd, &msg, no_sigpipe);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) [[unlikely]] {
+    return ancillary_errno();
   }
   return static_cast<std::size_t>(n);
 }
 
-/// What one recvmsg(2) delivered, after every descriptor in it was taken into ownership.
-struct control_received {
-  std::size_t stored = 0;    // bytes written to the data buffer
-  std::size_t fd_count = 0;  // descriptors now owned by the first `fd_count` slots
-  bool has_credentials = false;
-  wire_credentials credentials{};
-};
+/// Closes `count` descriptors stored as ints (unaligned) from `raw`.
+[[gnu::cold, gnu::noinline]] inline void close_received(const std::byte* raw,
+                                                        std::size_t count) noexcept {
+  for_each_received(raw, count, [](std::size_t, int fd) noexcept {
+    static_cast<void>(::close(fd));  // errors ignored, as unique_fd's destructor does
+  });
+}
 
-/// Takes ownership of received descriptors: into the slots while there is room, closed
-/// (and remembered as an overflow) once they are full.
-class fd_collector {
- public:
-  fd_collector(std::span<unique_fd> slots, bool close_on_exec) noexcept
-      : slots_(slots), close_on_exec_(close_on_exec) {}
-
-  /// Owns `raw` from now on; keeps it in a slot when `keep` and there is room.
-  void take(int raw, bool keep) noexcept {
-    unique_fd owned(raw);  // owned before anything else can happen
+/// Walks the control messages recvmsg(2) left in `msg`: SCM_RIGHTS descriptors go to `sink`
+/// while it has room, and are closed after that with MSG_CTRUNC added to `msg.msg_flags`
+/// (as the kernel reports those it could not deliver); SCM_PIDFD descriptors are closed;
+/// SCM_CREDENTIALS go to `sink`. A control message that claims more than the buffer holds (a
+/// cut one) is read only as far as the buffer goes. `Sink` is described at
+/// `receive_with_control`.
+template <class Sink>
+[[gnu::always_inline]] inline void take_control(msghdr& msg, Sink& sink,
+                                                [[maybe_unused]] bool close_on_exec) noexcept {
+  constexpr std::size_t header_size = CMSG_LEN(0);  // where CMSG_DATA starts
+  const auto* at = static_cast<const std::byte*>(msg.msg_control);
+  std::size_t left = msg.msg_controllen;
+  while (left >= header_size) {
+    cmsghdr header;  // NOLINT(cppcoreguidelines-pro-type-member-init): copied in just below
+    std::memcpy(&header, at, sizeof header);
+    if (header.cmsg_len < header_size) [[unlikely]] {
+      break;  // malformed: nothing after it can be found
+    }
+    const std::byte* const payload = at + header_size;
+    const std::size_t size = std::min<std::size_t>(header.cmsg_len, left) - header_size;
+    const std::size_t count = size / sizeof(int);
+    if (header.cmsg_level != SOL_SOCKET) [[unlikely]] {
+      // not ours
+    } else if (header.cmsg_type == SCM_RIGHTS) [[likely]] {
 #if !defined(MSG_CMSG_CLOEXEC)
-    if (close_on_exec_) {
-      static_cast<void>(::fcntl(raw, F_SETFD, FD_CLOEXEC));  // not atomic with exec
-    }
+      if (close_on_exec) {
+        for_each_received(payload, count, [](std::size_t, int fd) noexcept {
+          static_cast<void>(::fcntl(fd, F_SETFD, FD_CLOEXEC));  // not atomic with exec
+        });
+      }
 #endif
-    if (!keep) {
-      return;  // not returned to the caller: closed here
-    }
-    if (count_ < slots_.size()) {
-      slots_[count_++] = std::move(owned);
-    } else {
-      overflow_ = true;
-    }
-  }
-
-  /// Closes every descriptor kept so far.
-  void close_all() noexcept {
-    for (unique_fd& fd : slots_.first(count_)) {
-      fd.reset();
-    }
-    count_ = 0;
-  }
-
-  [[nodiscard]] std::size_t count() const noexcept { return count_; }
-  [[nodiscard]] bool overflow() const noexcept { return overflow_; }
-
- private:
-  std::span<unique_fd> slots_;
-  std::size_t count_ = 0;
-  bool overflow_ = false;
-  [[maybe_unused]] bool close_on_exec_;
-};
-
-/// Walks the control messages recvmsg(2) left in `msg`: every descriptor goes to `fds`
-/// (SCM_RIGHTS) or is closed (SCM_PIDFD); SCM_CREDENTIALS lands in `got`. A control message
-/// that claims more than the buffer holds (a cut one) is read only as far as the buffer goes.
-inline void take_control(msghdr& msg, fd_collector& fds, control_received& got) noexcept {
-  if (msg.msg_controllen == 0) {
-    return;
-  }
-  const auto* const end = static_cast<const unsigned char*>(msg.msg_control) + msg.msg_controllen;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    const unsigned char* payload = CMSG_DATA(c);
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_len < CMSG_LEN(0) || payload > end) {
-      continue;
-    }
-    const std::size_t size =
-        std::min<std::size_t>(c->cmsg_len - CMSG_LEN(0), static_cast<std::size_t>(end - payload));
+      const std::size_t kept = std::min(count, sink.room());
+      sink.adopt(payload, kept);
+      if (kept < count) [[unlikely]] {
+        close_received(payload + kept * sizeof(int), count - kept);
+        msg.msg_flags |= MSG_CTRUNC;
+      }
 #if defined(__linux__)
-    if (c->cmsg_type == SCM_CREDENTIALS && size >= sizeof got.credentials) {
-      std::memcpy(&got.credentials, payload, sizeof got.credentials);
-      got.has_credentials = true;
-    }
-    const bool carries_fds = c->cmsg_type == SCM_RIGHTS || c->cmsg_type == scm_pidfd;
-#else
-    const bool carries_fds = c->cmsg_type == SCM_RIGHTS;
+    } else if (header.cmsg_type == scm_pidfd) {
+      close_received(payload, count);  // not asked for by this library: closed at once
+    } else if (header.cmsg_type == SCM_CREDENTIALS && size >= sizeof(wire_credentials)) {
+      wire_credentials credentials;  // NOLINT(cppcoreguidelines-pro-type-member-init): below
+      std::memcpy(&credentials, payload, sizeof credentials);
+      sink.take_credentials(credentials);
 #endif
-    for (std::size_t i = 0; carries_fds && i + sizeof(int) <= size; i += sizeof(int)) {
-      int raw = -1;
-      std::memcpy(&raw, payload + i, sizeof raw);
-      fds.take(raw, c->cmsg_type == SCM_RIGHTS);
     }
+    // The next header starts at CMSG_ALIGN(cmsg_len), where CMSG_NXTHDR finds it.
+    const std::size_t step = cmsg_space(header.cmsg_len - header_size);
+    if (step >= left) {
+      break;
+    }
+    at += step;
+    left -= step;
   }
 }
 
 /// One recvmsg(2) into `buffer` with `control` as the control buffer (from
-/// `receive_control_space(fds.size())`). Every descriptor the kernel installed is owned the
-/// moment the call returns: SCM_RIGHTS descriptors go to `fds` in order, any other
-/// (SCM_PIDFD) is closed. Then, in this order:
-/// - the control data was cut (MSG_CTRUNC) or more descriptors came than `fds` holds:
+/// `receive_control_space(sink.room())`); returns the bytes stored in `buffer`. Every
+/// descriptor the kernel installed is owned the moment the call returns: SCM_RIGHTS
+/// descriptors go to `sink` in order, any other (SCM_PIDFD) is closed. Then, in this order:
+/// - the control data was cut (MSG_CTRUNC) or more descriptors came than `sink` holds:
 ///   all of them are closed, `errc::control_truncated`;
 /// - a message was longer than `buffer`: all of them are closed, `errc::message_truncated`.
-/// On any failure no slot of `fds` owns a received descriptor.
-template <bool MessageOriented>
-[[nodiscard]] result<control_received> receive_with_control(int socket_fd,
-                                                            std::span<std::byte> buffer,
-                                                            std::span<unique_fd> fds,
-                                                            std::span<std::byte> control,
-                                                            bool close_on_exec) noexcept {
+/// On any failure `sink` owns no received descriptor.
+///
+/// `Sink` takes what arrives:
+///   std::size_t room() const noexcept;   // how many more descriptors it can hold
+///   void adopt(const std::byte* raw, std::size_t count) noexcept;
+///       // owns the next `count` (<= room()) descriptors, ints stored unaligned at `raw`
+///   void close_all() noexcept;           // closes every descriptor adopted so far
+///   void take_credentials(const wire_credentials&) noexcept;   // SCM_CREDENTIALS
+template <bool MessageOriented, class Sink>
+[[nodiscard, gnu::always_inline]] inline result<std::size_t> receive_with_control(
+    int socket_fd, std::span<std::byte> buffer, Sink& sink, std::span<std::byte> control,
+    bool close_on_exec) noexcept {
   iovec iov{buffer.data(), buffer.size()};
   msghdr msg{};
   msg.msg_iov = &iov;
@@ -257,26 +323,26 @@ template <bool MessageOriented>
 #if defined(__linux__)
   flags |= MessageOriented ? MSG_TRUNC : 0;  // Linux then returns the message's real length
 #endif
-  const ssize_t n = retry_on_eintr([&] { return ::recvmsg(socket_fd, &msg, flags); });
-  if (n < 0) {
-    return last_errno_code();
+  ssize_t n = 0;
+  do {
+    n = ::recvmsg(socket_fd, &msg, flags);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) [[unlikely]] {
+    return ancillary_errno();
   }
 
-  control_received got;
-  fd_collector collector(fds, close_on_exec);
-  take_control(msg, collector, got);
-
+  take_control(msg, sink, close_on_exec);
+  // Past these checks `n` fits in `buffer`: a stream never returns more, and a message that
+  // did not fit (MSG_TRUNC, or Linux's real length) fails.
   const auto size = static_cast<std::size_t>(n);
-  const bool control_truncated = collector.overflow() || (msg.msg_flags & MSG_CTRUNC) != 0;
+  const bool control_truncated = (msg.msg_flags & MSG_CTRUNC) != 0;
   const bool data_truncated =
       MessageOriented && ((msg.msg_flags & MSG_TRUNC) != 0 || size > buffer.size());
-  if (control_truncated || data_truncated) {
-    collector.close_all();
-    return make_error_code(control_truncated ? errc::control_truncated : errc::message_truncated);
+  if (control_truncated || data_truncated) [[unlikely]] {
+    sink.close_all();
+    return ancillary_error(control_truncated ? errc::control_truncated : errc::message_truncated);
   }
-  got.stored = std::min(size, buffer.size());
-  got.fd_count = collector.count();
-  return got;
+  return size;
 }
 
 }  // namespace sockpair::detail
