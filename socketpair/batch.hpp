@@ -23,6 +23,7 @@
 #include <socketpair/socket.hpp>
 #include <socketpair/tags.hpp>
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -118,8 +119,9 @@ struct batch_syscalls {
         headers[i].msg_hdr.msg_iov = &parts[i];
         headers[i].msg_hdr.msg_iovlen = 1;
       }
-      const int sent = retry_on_eintr(
-          [&] { return ::sendmmsg(fd, headers.data(), static_cast<unsigned>(count), no_sigpipe); });
+      const int sent = retry_socket_call(fd, POLLOUT, [&](int extra) {
+        return ::sendmmsg(fd, headers.data(), static_cast<unsigned>(count), no_sigpipe | extra);
+      });
       if (sent < 0) {
         if (done == 0) {
           return last_errno_code();
@@ -159,8 +161,8 @@ struct batch_syscalls {
       // The first call waits for one message (MSG_WAITFORONE); later ones take only what is
       // queued. MSG_TRUNC makes msg_len the real length of a truncated message.
       const int flags = MSG_TRUNC | (done == 0 ? MSG_WAITFORONE : MSG_DONTWAIT);
-      const int got = retry_on_eintr([&] {
-        return ::recvmmsg(fd, headers.data(), static_cast<unsigned>(count), flags, nullptr);
+      const int got = retry_socket_call(fd, POLLIN, [&](int extra) {
+        return ::recvmmsg(fd, headers.data(), static_cast<unsigned>(count), flags | extra, nullptr);
       });
       if (got < 0) {
         if (done == 0) {

@@ -12,11 +12,13 @@
 
 #include <socketpair/detail/config.hpp>
 #include <socketpair/detail/io.hpp>
+#include <socketpair/detail/syscall.hpp>
 #include <socketpair/error.hpp>
 #include <socketpair/result.hpp>
 #include <socketpair/unique_fd.hpp>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -217,10 +219,7 @@ template <bool MessageOriented, class Fd>
     msg.msg_control = control.bytes.data();
     msg.msg_controllen = static_cast<decltype(msg.msg_controllen)>(used);
   }
-  ssize_t n = 0;
-  do {
-    n = ::sendmsg(socket_fd, &msg, no_sigpipe);
-  } while (n < 0 && errno == EINTR);
+  const ssize_t n = sendmsg_restarting(socket_fd, &msg, no_sigpipe);
   if (n < 0) [[unlikely]] {
     return ancillary_errno();
   }
@@ -323,10 +322,7 @@ template <bool MessageOriented, class Sink>
 #if defined(__linux__)
   flags |= MessageOriented ? MSG_TRUNC : 0;  // Linux then returns the message's real length
 #endif
-  ssize_t n = 0;
-  do {
-    n = ::recvmsg(socket_fd, &msg, flags);
-  } while (n < 0 && errno == EINTR);
+  const ssize_t n = recvmsg_restarting(socket_fd, &msg, flags);
   if (n < 0) [[unlikely]] {
     return ancillary_errno();
   }

@@ -37,12 +37,15 @@ inline constexpr int no_sigpipe = MSG_NOSIGNAL;
 inline constexpr int no_sigpipe = 0;  // macOS: SO_NOSIGPIPE is set on the socket instead
 #endif
 
-/// One send(2); blocking calls interrupted by a signal are restarted.
+/// One send(2); blocking calls interrupted by a signal are finished as `finish_interrupted`
+/// says (restarted, with the socket's send timeout still counting).
 template <class = void>  // instantiated on first use (see above)
 [[nodiscard]] result<std::size_t> send_some(int fd, std::span<const std::byte> data,
                                             int flags = 0) noexcept {
-  const ssize_t n =
-      retry_on_eintr([&] { return ::send(fd, data.data(), data.size(), flags | no_sigpipe); });
+  ssize_t n = ::send(fd, data.data(), data.size(), flags | no_sigpipe);
+  if (n < 0 && errno == EINTR) [[unlikely]] {
+    n = finish_interrupted_send(fd, data, 0, flags | no_sigpipe);
+  }
   if (n < 0) {
     return last_errno_code();
   }
@@ -53,7 +56,10 @@ template <class = void>  // instantiated on first use (see above)
 template <class = void>  // instantiated on first use (see above)
 [[nodiscard]] result<std::size_t> receive_some(int fd, std::span<std::byte> buffer,
                                                int flags = 0) noexcept {
-  const ssize_t n = retry_on_eintr([&] { return ::recv(fd, buffer.data(), buffer.size(), flags); });
+  ssize_t n = ::recv(fd, buffer.data(), buffer.size(), flags);
+  if (n < 0 && errno == EINTR) [[unlikely]] {
+    n = finish_interrupted_receive(fd, buffer, 0, flags);
+  }
   if (n < 0) {
     return last_errno_code();
   }
@@ -87,7 +93,7 @@ template <class = void>  // instantiated on first use (see above)
 #if defined(__linux__)
   flags |= MSG_TRUNC;  // Linux then returns the message's real length
 #endif
-  const ssize_t n = retry_on_eintr([&] { return ::recvmsg(fd, &msg, flags); });
+  const ssize_t n = recvmsg_restarting(fd, &msg, flags);
   if (n < 0) {
     return last_errno_code();
   }
@@ -186,7 +192,7 @@ template <class = void>  // instantiated on first use (see above)
   msghdr msg{};
   msg.msg_iov = iov.data();
   msg.msg_iovlen = iov.size();
-  const ssize_t n = retry_on_eintr([&] { return ::sendmsg(fd, &msg, flags | no_sigpipe); });
+  const ssize_t n = sendmsg_restarting(fd, &msg, flags | no_sigpipe);
   if (n < 0) {
     return last_errno_code();
   }
@@ -206,7 +212,7 @@ template <class = void>  // instantiated on first use (see above)
   msghdr msg{};
   msg.msg_iov = iov.data();
   msg.msg_iovlen = iov.size();
-  const ssize_t n = retry_on_eintr([&] { return ::recvmsg(fd, &msg, flags); });
+  const ssize_t n = recvmsg_restarting(fd, &msg, flags);
   if (n < 0) {
     return last_errno_code();
   }
@@ -330,7 +336,7 @@ template <class = void>  // instantiated on first use (see above)
 #endif
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  const ssize_t n = retry_on_eintr([&] { return ::recvmsg(fd, &msg, flags | MSG_PEEK); });
+  const ssize_t n = recvmsg_restarting(fd, &msg, flags | MSG_PEEK);
   if (n < 0) {
     return last_errno_code();
   }

@@ -4,17 +4,27 @@
 // Nothing here is part of the public interface.
 #pragma once
 
+#include <socketpair/detail/chrono.hpp>
 #include <socketpair/detail/config.hpp>
 #include <socketpair/error.hpp>
 #include <socketpair/result.hpp>
 
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/types.h>
+
 #include <cerrno>
+#include <climits>
 #include <concepts>
+#include <cstddef>
+#include <span>
 
 namespace sockpair::detail {
 
 /// Calls `f()` until it returns anything but a negative value with errno EINTR. For
 /// blocking calls only: a call that must report EINTR to its caller does not go through here.
+/// Socket calls that honour SO_RCVTIMEO/SO_SNDTIMEO use `retry_socket_call` below instead.
 ///
 /// `inline` matters: a function template without it gets only GCC's small automatic-inlining
 /// budget, and a call that stays a call costs ~25 instructions per syscall (benchmarks/
@@ -28,6 +38,126 @@ template <std::invocable F>
       return rc;
     }
   }
+}
+
+/// Finishes a socket call `f(extra_flags)` whose first attempt, `f(0)`, failed with EINTR.
+/// Returns what the call finally returned: a count, or -1 with errno set (never EINTR).
+///
+/// Restarting a blocking call re-arms the kernel's SO_RCVTIMEO/SO_SNDTIMEO, so under a
+/// steady stream of signals a plain restart would never time out. When the socket has a
+/// timeout for `events` (POLLIN: receive, POLLOUT: send), the call is instead retried
+/// with MSG_DONTWAIT, waiting in poll(2) in between, until it succeeds, fails otherwise, or
+/// the timeout has passed since the interruption: then -1 with EAGAIN, as the kernel would.
+/// (The kernel's own wait before the first signal is not known here, so the whole call
+/// may take up to twice the timeout.) Without a timeout, the call is simply restarted.
+template <class F>
+[[gnu::cold, gnu::noinline]] auto finish_interrupted(int fd, short events, F f) noexcept
+    -> decltype(f(0)) {
+  using clock = std::chrono::steady_clock;
+  timeval limit{};
+  socklen_t length = sizeof limit;
+  const int option = (events & POLLOUT) != 0 ? SO_SNDTIMEO : SO_RCVTIMEO;
+  if (::getsockopt(fd, SOL_SOCKET, option, &limit, &length) != 0 ||
+      (limit.tv_sec == 0 && limit.tv_usec == 0)) {
+    for (;;) {
+      auto rc = f(0);
+      if (!(rc < 0 && errno == EINTR)) {
+        return rc;
+      }
+    }
+  }
+  const clock::time_point deadline =
+      clock::now() + std::chrono::seconds(limit.tv_sec) + std::chrono::microseconds(limit.tv_usec);
+  for (;;) {
+    auto rc = f(MSG_DONTWAIT);
+    if (rc >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      return rc;
+    }
+    const clock::duration left = deadline - clock::now();
+    if (left <= clock::duration::zero()) {
+      errno = EAGAIN;
+      return rc;
+    }
+    // poll(2) counts whole milliseconds: round up, so the wait is never cut short. Whatever
+    // it returns (ready, timed out, interrupted), the call above is tried again.
+    const auto rounded = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+    pollfd p{fd, events, 0};
+    static_cast<void>(::poll(&p, 1, rounded > INT_MAX ? INT_MAX : static_cast<int>(rounded)));
+  }
+}
+
+/// `finish_interrupted` for send(2) and recv(2) of `data[offset..]`. Hot loops call these with
+/// the values they hold anyway, and no lambda object in sight: anything computed for the
+/// cold path would be kept live across the hot loop's system call, costing stack traffic
+/// on every pass.
+template <class = void>  // instantiated on first use (see detail/io.hpp)
+[[gnu::cold, gnu::noinline]] ssize_t finish_interrupted_send(int fd,
+                                                             std::span<const std::byte> data,
+                                                             std::size_t offset,
+                                                             int flags) noexcept {
+  const std::byte* const from = data.data() + offset;
+  const std::size_t size = data.size() - offset;
+  return finish_interrupted(fd, POLLOUT,
+                            [=](int extra) { return ::send(fd, from, size, flags | extra); });
+}
+
+template <class = void>  // instantiated on first use (see detail/io.hpp)
+[[gnu::cold, gnu::noinline]] ssize_t finish_interrupted_receive(int fd, std::span<std::byte> data,
+                                                                std::size_t offset,
+                                                                int flags) noexcept {
+  std::byte* const into = data.data() + offset;
+  const std::size_t size = data.size() - offset;
+  return finish_interrupted(fd, POLLIN,
+                            [=](int extra) { return ::recv(fd, into, size, flags | extra); });
+}
+
+/// sendmsg(2) and recvmsg(2), with a signal handled as `finish_interrupted` says. (The cold
+/// path takes only what the caller holds anyway; see above.)
+template <class = void>  // instantiated on first use (see detail/io.hpp)
+[[gnu::cold, gnu::noinline]] ssize_t finish_interrupted_sendmsg(int fd, const msghdr* msg,
+                                                                int flags) noexcept {
+  return finish_interrupted(fd, POLLOUT,
+                            [=](int extra) { return ::sendmsg(fd, msg, flags | extra); });
+}
+
+template <class = void>  // instantiated on first use (see detail/io.hpp)
+[[gnu::cold, gnu::noinline]] ssize_t finish_interrupted_recvmsg(int fd, msghdr* msg,
+                                                                int flags) noexcept {
+  return finish_interrupted(fd, POLLIN,
+                            [=](int extra) { return ::recvmsg(fd, msg, flags | extra); });
+}
+
+template <class = void>  // instantiated on first use (see detail/io.hpp)
+[[nodiscard, gnu::always_inline]] inline ssize_t sendmsg_restarting(int fd, const msghdr* msg,
+                                                                    int flags) noexcept {
+  const ssize_t n = ::sendmsg(fd, msg, flags);
+  if (n < 0 && errno == EINTR) [[unlikely]] {
+    return finish_interrupted_sendmsg(fd, msg, flags);
+  }
+  return n;
+}
+
+template <class = void>  // instantiated on first use (see detail/io.hpp)
+[[nodiscard, gnu::always_inline]] inline ssize_t recvmsg_restarting(int fd, msghdr* msg,
+                                                                    int flags) noexcept {
+  const ssize_t n = ::recvmsg(fd, msg, flags);
+  if (n < 0 && errno == EINTR) [[unlikely]] {
+    return finish_interrupted_recvmsg(fd, msg, flags);
+  }
+  return n;
+}
+
+/// Calls the socket call `f(0)` and, should a signal interrupt it, finishes it as
+/// `finish_interrupted` says: EINTR never comes back, and the socket's timeout for `events`
+/// still holds. `f` takes flags to add to the call's own (MSG_DONTWAIT, after a signal).
+template <class F>
+[[nodiscard]] inline auto retry_socket_call(int fd, short events, F&& f) noexcept
+    -> decltype(f(0)) {
+  auto rc = f(0);
+  if (rc < 0 && errno == EINTR) [[unlikely]] {
+    return finish_interrupted(fd, events, f);
+  }
+  return rc;
 }
 
 /// Built out of line: constructing an error touches its category's function-local static,
