@@ -52,8 +52,11 @@ def main():
 
     passed = failed = skipped = 0
     for label, status in sorted(statuses.items()):
-        package, _, name = label.lstrip("@").split("//", 1)[-1].partition(":")
-        counts = case_counts(os.path.join(testlogs, package, name, "test.xml"))
+        repo, _, target = label.lstrip("@").rpartition("//")
+        package, _, name = target.partition(":")
+        # A test of another repository (@repo//pkg:name) logs under external/repo/pkg/name.
+        logs = os.path.join(testlogs, "external", repo) if repo else testlogs
+        counts = case_counts(os.path.join(logs, package, name, "test.xml"))
         if counts is None:
             counts = (0, 0, 0)
         p, f, s = counts
