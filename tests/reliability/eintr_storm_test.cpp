@@ -549,12 +549,6 @@ std::pair<std::error_code, bool> run_with_watchdog(Call blocked, Release release
   return {error, released};
 }
 
-// A result's error, or no error.
-template <class R>
-std::error_code error_of(const R& r) {
-  return r ? std::error_code() : r.error();
-}
-
 // Each blocking call below waits on a socket with a 20 ms timeout and nothing to do. The
 // kernel re-arms SO_RCVTIMEO/SO_SNDTIMEO on every restart, so a library that only restarted
 // after EINTR would wait for as long as the signals keep coming; the watchdog's 10 s is a
@@ -562,140 +556,131 @@ std::error_code error_of(const R& r) {
 constexpr auto short_timeout = 20ms;
 constexpr auto patience = 10s;
 
-TEST(EintrStorm, ReceiveTimeoutExpiresDespiteSignals) {
-  auto pair = socket_pair<stream>::create();
-  ASSERT_TRUE(pair);
-  auto& a = pair.value().first;
-  auto& b = pair.value().second;
-  ASSERT_TRUE(a.set_receive_timeout(short_timeout));
-  std::array<std::byte, 1> buffer{};
-  auto [error, released] =
-      run_with_watchdog([&] { return error_of(a.receive(buffer)); },
-                        [&] { static_cast<void>(b.send_all(buffer)); }, patience);
-  EXPECT_FALSE(released) << "a 20 ms receive timeout did not expire in 10 s of signals";
+enum class direction { receive, send };
+
+// A pair whose first end times out after 20 ms in `which` direction and has nothing to do
+// there: nothing queued to receive, or a send buffer already full.
+template <class Type>
+sockpair::result<socket_pair<Type>> stuck_pair(direction which) {
+  BOOST_OUTCOME_TRY(auto pair, socket_pair<Type>::create());
+  auto& a = pair.first;
+  if (which == direction::receive) {
+    BOOST_OUTCOME_TRY(a.set_receive_timeout(short_timeout));
+    return pair;
+  }
+  BOOST_OUTCOME_TRY(a.set_send_timeout(short_timeout));
+  BOOST_OUTCOME_TRY(a.set_nonblocking(true));
+  const std::vector<std::byte> chunk(64 * kib);
+  while (a.send(chunk)) {
+  }
+  BOOST_OUTCOME_TRY(a.set_nonblocking(false));
+  return pair;
+}
+
+// Runs `blocked` under the storm and expects its timeout to expire: `operation_would_block`
+// before the watchdog has to call `release`.
+template <class Blocked, class Release>
+void expect_timeout_expires(Blocked blocked, Release release) {
+  auto [error, released] = run_with_watchdog(
+      [&]() -> std::error_code {
+        auto r = blocked();
+        return r ? std::error_code() : r.error();
+      },
+      release, patience);
+  EXPECT_FALSE(released) << "a 20 ms timeout did not expire in 10 s of signals";
   EXPECT_EQ(error, std::errc::operation_would_block);
 }
 
-TEST(EintrStorm, ReceiveExactTimeoutExpiresDespiteSignalsAndReportsWhatArrived) {
-  auto pair = socket_pair<stream>::create();
-  ASSERT_TRUE(pair);
+TEST(EintrStorm, ReceiveTimeoutExpiresDespiteSignals) {
+  auto pair = stuck_pair<stream>(direction::receive);
+  ASSERT_TRUE(pair) << pair.error().message();
   auto& a = pair.value().first;
   auto& b = pair.value().second;
-  ASSERT_TRUE(a.set_receive_timeout(short_timeout));
+  std::array<std::byte, 1> buffer{};
+  expect_timeout_expires([&] { return a.receive(buffer); },
+                         [&] { static_cast<void>(b.send_all(buffer)); });
+}
+
+TEST(EintrStorm, ReceiveExactTimeoutExpiresDespiteSignalsAndReportsWhatArrived) {
+  auto pair = stuck_pair<stream>(direction::receive);
+  ASSERT_TRUE(pair) << pair.error().message();
+  auto& a = pair.value().first;
+  auto& b = pair.value().second;
   const std::array<std::byte, 3> head{std::byte{1}, std::byte{2}, std::byte{3}};
   ASSERT_TRUE(b.send_all(head));
   std::array<std::byte, 8> buffer{};
   std::size_t done = 0;
-  auto [error, released] =
-      run_with_watchdog([&] { return error_of(a.receive_exact(buffer, done)); },
-                        [&] { static_cast<void>(b.shutdown(shutdown_how::both)); }, patience);
-  EXPECT_FALSE(released) << "a 20 ms receive timeout did not expire in 10 s of signals";
-  EXPECT_EQ(error, std::errc::operation_would_block);
+  expect_timeout_expires([&] { return a.receive_exact(buffer, done); },
+                         [&] { static_cast<void>(b.shutdown(shutdown_how::both)); });
   EXPECT_EQ(done, head.size());
   EXPECT_EQ(buffer[2], std::byte{3});
 }
 
 TEST(EintrStorm, SeqpacketReceiveMessageTimeoutExpiresDespiteSignals) {
-  auto pair = socket_pair<seqpacket>::create();
-  ASSERT_TRUE(pair);
+  auto pair = stuck_pair<seqpacket>(direction::receive);
+  ASSERT_TRUE(pair) << pair.error().message();
   auto& a = pair.value().first;
   auto& b = pair.value().second;
-  ASSERT_TRUE(a.set_receive_timeout(short_timeout));
   std::array<std::byte, 16> buffer{};
-  auto [error, released] =
-      run_with_watchdog([&] { return error_of(a.receive_message(buffer)); },
-                        [&] { static_cast<void>(b.send(std::span(buffer).first(1))); }, patience);
-  EXPECT_FALSE(released) << "a 20 ms receive timeout did not expire in 10 s of signals";
-  EXPECT_EQ(error, std::errc::operation_would_block);
+  expect_timeout_expires([&] { return a.receive_message(buffer); },
+                         [&] { static_cast<void>(b.send(std::span(buffer).first(1))); });
 }
 
 TEST(EintrStorm, ReceiveWithFdsTimeoutExpiresDespiteSignals) {
-  auto pair = socket_pair<seqpacket>::create();
-  ASSERT_TRUE(pair);
+  auto pair = stuck_pair<seqpacket>(direction::receive);
+  ASSERT_TRUE(pair) << pair.error().message();
   auto& a = pair.value().first;
   auto& b = pair.value().second;
-  ASSERT_TRUE(a.set_receive_timeout(short_timeout));
   std::array<std::byte, 16> buffer{};
-  auto [error, released] = run_with_watchdog(
-      [&] { return error_of(sockpair::receive_with_fds<1>(a, std::span(buffer))); },
-      [&] { static_cast<void>(b.send(std::span(buffer).first(1))); }, patience);
-  EXPECT_FALSE(released) << "a 20 ms receive timeout did not expire in 10 s of signals";
-  EXPECT_EQ(error, std::errc::operation_would_block);
+  expect_timeout_expires([&] { return sockpair::receive_with_fds<1>(a, std::span(buffer)); },
+                         [&] { static_cast<void>(b.send(std::span(buffer).first(1))); });
 }
 
 TEST(EintrStorm, ReceiveBatchTimeoutExpiresDespiteSignals) {
-  auto pair = socket_pair<dgram>::create();
-  ASSERT_TRUE(pair);
+  auto pair = stuck_pair<dgram>(direction::receive);
+  ASSERT_TRUE(pair) << pair.error().message();
   auto& a = pair.value().first;
   auto& b = pair.value().second;
-  ASSERT_TRUE(a.set_receive_timeout(short_timeout));
   std::array<std::byte, 16> buffer{};
   const std::array<std::span<std::byte>, 1> buffers{std::span(buffer)};
   std::array<sockpair::received_message, 1> results{};
-  auto [error, released] =
-      run_with_watchdog([&] { return error_of(sockpair::receive_batch(a, buffers, results)); },
-                        [&] { static_cast<void>(b.send(std::span(buffer).first(1))); }, patience);
-  EXPECT_FALSE(released) << "a 20 ms receive timeout did not expire in 10 s of signals";
-  EXPECT_EQ(error, std::errc::operation_would_block);
-}
-
-// Fills `a`'s send buffer, so that its next blocking send waits.
-template <class Socket>
-void fill_send_buffer(Socket& a, std::span<const std::byte> chunk) {
-  ASSERT_TRUE(a.set_nonblocking(true));
-  while (a.send(chunk)) {
-  }
-  ASSERT_TRUE(a.set_nonblocking(false));
+  expect_timeout_expires([&] { return sockpair::receive_batch(a, buffers, results); },
+                         [&] { static_cast<void>(b.send(std::span(buffer).first(1))); });
 }
 
 TEST(EintrStorm, SendTimeoutExpiresDespiteSignals) {
-  auto pair = socket_pair<stream>::create();
-  ASSERT_TRUE(pair);
+  auto pair = stuck_pair<stream>(direction::send);
+  ASSERT_TRUE(pair) << pair.error().message();
   auto& a = pair.value().first;
   auto& b = pair.value().second;
-  ASSERT_TRUE(a.set_send_timeout(short_timeout));
-  std::vector<std::byte> filler(64 * kib);
-  fill_send_buffer(a, filler);
-  auto [error, released] =
-      run_with_watchdog([&] { return error_of(a.send(filler)); },
-                        [&] { static_cast<void>(b.shutdown(shutdown_how::both)); }, patience);
-  EXPECT_FALSE(released) << "a 20 ms send timeout did not expire in 10 s of signals";
-  EXPECT_EQ(error, std::errc::operation_would_block);
+  const std::vector<std::byte> data(64 * kib);
+  expect_timeout_expires([&] { return a.send(data); },
+                         [&] { static_cast<void>(b.shutdown(shutdown_how::both)); });
 }
 
-TEST(EintrStorm, SendAllTimeoutExpiresDespiteSignals) {
-  auto pair = socket_pair<stream>::create();
-  ASSERT_TRUE(pair);
+TEST(EintrStorm, SendAllTimeoutExpiresDespiteSignalsAndReportsWhatWentOut) {
+  auto pair = stuck_pair<stream>(direction::send);
+  ASSERT_TRUE(pair) << pair.error().message();
   auto& a = pair.value().first;
   auto& b = pair.value().second;
-  ASSERT_TRUE(a.set_send_timeout(short_timeout));
-  std::vector<std::byte> filler(64 * kib);
-  fill_send_buffer(a, filler);
+  const std::vector<std::byte> data(64 * kib);
   std::size_t done = 0;
-  auto [error, released] =
-      run_with_watchdog([&] { return error_of(a.send_all(filler, done)); },
-                        [&] { static_cast<void>(b.shutdown(shutdown_how::both)); }, patience);
-  EXPECT_FALSE(released) << "a 20 ms send timeout did not expire in 10 s of signals";
-  EXPECT_EQ(error, std::errc::operation_would_block);
-  EXPECT_LT(done, filler.size());
+  expect_timeout_expires([&] { return a.send_all(data, done); },
+                         [&] { static_cast<void>(b.shutdown(shutdown_how::both)); });
+  EXPECT_LT(done, data.size());
 }
 
 TEST(EintrStorm, SendWithFdsTimeoutExpiresDespiteSignals) {
-  auto pair = socket_pair<stream>::create();
-  ASSERT_TRUE(pair);
+  auto pair = stuck_pair<stream>(direction::send);
+  ASSERT_TRUE(pair) << pair.error().message();
   auto& a = pair.value().first;
   auto& b = pair.value().second;
-  ASSERT_TRUE(a.set_send_timeout(short_timeout));
-  std::vector<std::byte> filler(64 * kib);
-  fill_send_buffer(a, filler);
+  const std::vector<std::byte> data(64 * kib);
   const int file = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   ASSERT_GE(file, 0);
-  auto [error, released] =
-      run_with_watchdog([&] { return error_of(sockpair::send_with_fds(a, filler, {file})); },
-                        [&] { static_cast<void>(b.shutdown(shutdown_how::both)); }, patience);
+  expect_timeout_expires([&] { return sockpair::send_with_fds(a, data, {file}); },
+                         [&] { static_cast<void>(b.shutdown(shutdown_how::both)); });
   ::close(file);
-  EXPECT_FALSE(released) << "a 20 ms send timeout did not expire in 10 s of signals";
-  EXPECT_EQ(error, std::errc::operation_would_block);
 }
 
 }  // namespace
