@@ -46,7 +46,6 @@
 #include <cstddef>
 #include <cstring>
 #include <initializer_list>
-#include <memory>
 #include <new>
 #include <optional>
 #include <span>
@@ -318,7 +317,7 @@ class inplace_fd_vector {
     for (std::size_t i = 0; i < other.size_; ++i) {
       ::new (static_cast<void*>(storage_.data() + i * sizeof(unique_fd)))
           unique_fd(std::move(from[i]));
-      std::destroy_at(from + i);  // empty now: closes nothing
+      from[i].~unique_fd();  // empty now: closes nothing
     }
     size_ = std::exchange(other.size_, 0);
   }

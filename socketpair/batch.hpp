@@ -58,7 +58,10 @@ inline constexpr std::size_t batch_chunk = 64;
 
 // The portable implementation: one sendmsg(2)/recvmsg(2) per message, with the semantics of
 // the Linux one below. Used where sendmmsg/recvmmsg do not exist (and by the tests).
-struct batch_per_message {
+// (Templates, like everything in these headers, so that they cost nothing until used: see
+// detail/io.hpp.)
+template <class = void>
+struct basic_batch_per_message {
   [[nodiscard]] static result<std::size_t> send(
       int fd, std::span<const std::span<const std::byte>> messages) noexcept {
     const std::size_t total = smaller_of(messages.size(), max_batch_size);
@@ -97,10 +100,12 @@ struct batch_per_message {
     return done;
   }
 };
+using batch_per_message = basic_batch_per_message<>;
 
 #if defined(__linux__)
 // sendmmsg(2)/recvmmsg(2): up to `batch_chunk` messages per system call.
-struct batch_syscalls {
+template <class = void>
+struct basic_batch_syscalls {
   [[nodiscard]] static result<std::size_t> send(
       int fd, std::span<const std::span<const std::byte>> messages) noexcept {
     const std::size_t total = smaller_of(messages.size(), max_batch_size);
@@ -184,6 +189,7 @@ struct batch_syscalls {
     return done;
   }
 };
+using batch_syscalls = basic_batch_syscalls<>;
 using batch_io = batch_syscalls;
 #else
 using batch_io = batch_per_message;

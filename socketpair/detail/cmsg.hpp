@@ -12,6 +12,7 @@
 
 #include <socketpair/detail/config.hpp>
 #include <socketpair/detail/io.hpp>
+#include <socketpair/detail/sizes.hpp>
 #include <socketpair/detail/syscall.hpp>
 #include <socketpair/error.hpp>
 #include <socketpair/result.hpp>
@@ -24,7 +25,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstddef>
@@ -253,7 +253,7 @@ template <class Sink>
       break;  // malformed: nothing after it can be found
     }
     const std::byte* const payload = at + header_size;
-    const std::size_t size = std::min<std::size_t>(header.cmsg_len, left) - header_size;
+    const std::size_t size = smaller_of(header.cmsg_len, left) - header_size;
     const std::size_t count = size / sizeof(int);
     if (header.cmsg_level != SOL_SOCKET) [[unlikely]] {
       // not ours
@@ -265,7 +265,7 @@ template <class Sink>
         });
       }
 #endif
-      const std::size_t kept = std::min(count, sink.room());
+      const std::size_t kept = smaller_of(count, sink.room());
       sink.adopt(payload, kept);
       if (kept < count) [[unlikely]] {
         close_received(payload + kept * sizeof(int), count - kept);
