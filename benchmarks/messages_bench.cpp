@@ -253,13 +253,13 @@ class sockpair_seqpacket_batched {
         fail("messages: receive_batch");
       }
       for (std::size_t i = 0; i < got.value(); ++i) {
-        if (results_[i].size == 0 && first && i == 0) {
+        if (results_[i].stored == 0 && first && i == 0) {
           return false;  // the end reads as empty messages
         }
-        if (results_[i].truncated) {
+        if (results_[i].truncated()) {
           fail("messages: a message of the wrong size");
         }
-        check_message(in_[i].first(results_[i].size), size_, sequence++);
+        check_message(in_[i].first(results_[i].stored), size_, sequence++);
       }
       first = false;
       count -= got.value();
@@ -276,7 +276,7 @@ class sockpair_seqpacket_batched {
   std::vector<std::byte> in_storage_;
   std::array<const_bytes, messages_per_call> out_;
   std::array<bytes, messages_per_call> in_;
-  std::array<sockpair::received_message, messages_per_call> results_;
+  std::array<sockpair::message_info, messages_per_call> results_;
   sockpair::socket<sockpair::seqpacket> writer_;
   sockpair::socket<sockpair::seqpacket> reader_;
 };

@@ -659,7 +659,7 @@ class session {
     for (std::size_t i = 0; i < 4; ++i) {
       spans[i] = std::span(buffer).subspan(i * part, part);
     }
-    std::array<sockpair::received_message, 4> info{};
+    std::array<sockpair::message_info, 4> info{};
     auto r = call([&] { return sockpair::receive_batch(s, spans, info); });
     if (!r) {
       require(would_block(r.error()), "receive_batch: EAGAIN", r.error().value());
@@ -669,11 +669,11 @@ class session {
     for (std::size_t i = 0; i < r.value(); ++i) {
       if (messages_.empty()) {
         // Past the end a seqpacket batch reads empty messages.
-        require(at_end() && info[i].size == 0, "batch past the end reads empty");
+        require(at_end() && info[i].stored == 0, "batch past the end reads empty");
         return false;
       }
-      require(info[i].message_size == messages_.front().data.size(), "batch: real size");
-      consume_message(spans[i].first(info[i].size), info[i].truncated);
+      require(info[i].size == messages_.front().data.size(), "batch: real size");
+      consume_message(spans[i].first(info[i].stored), info[i].truncated());
     }
     return r.value() > 0;
   }

@@ -8,7 +8,7 @@
 //   auto sent = sockpair::send_batch(sock, out);   // k of 3 sent; resume from out[k]
 //
 //   std::array<std::span<std::byte>, 16> in = ...;   // one buffer per message
-//   std::array<sockpair::received_message, 16> info;
+//   std::array<sockpair::message_info, 16> info;
 //   auto got = sockpair::receive_batch(peer, in, info);   // waits for one, takes what is queued
 //
 // Elsewhere than Linux the same calls loop over sendmsg(2)/recvmsg(2): same results, one
@@ -38,17 +38,6 @@ namespace sockpair {
 /// the kernel's own cap on sendmmsg(2)/recvmmsg(2). Longer spans are not an error: the call
 /// moves the first `max_batch_size` messages and says so in its count.
 inline constexpr std::size_t max_batch_size = 1024;
-
-/// What `receive_batch` reports for each message it received.
-struct received_message {
-  /// Bytes stored in the message's buffer.
-  std::size_t size = 0;
-  /// The message's real length: equal to `size` unless truncated. Exact on Linux; elsewhere a
-  /// truncated message may report only a lower bound (`size + 1`).
-  std::size_t message_size = 0;
-  /// The message did not fit its buffer; the bytes past `size` were discarded.
-  bool truncated = false;
-};
 
 namespace detail {
 
@@ -80,7 +69,7 @@ struct basic_batch_per_message {
 
   [[nodiscard]] static result<std::size_t> receive(int fd,
                                                    std::span<const std::span<std::byte>> buffers,
-                                                   std::span<received_message> results) noexcept {
+                                                   std::span<message_info> results) noexcept {
     if (results.size() < buffers.size()) {
       return make_error_code(std::errc::invalid_argument);
     }
@@ -95,7 +84,7 @@ struct basic_batch_per_message {
         break;
       }
       const message_extent& extent = got.assume_value();
-      results[done] = {extent.stored, extent.message_size, extent.truncated};
+      results[done] = message_info{extent.stored, extent.message_size, false};
     }
     return done;
   }
@@ -143,7 +132,7 @@ struct basic_batch_syscalls {
 
   [[nodiscard]] static result<std::size_t> receive(int fd,
                                                    std::span<const std::span<std::byte>> buffers,
-                                                   std::span<received_message> results) noexcept {
+                                                   std::span<message_info> results) noexcept {
     if (results.size() < buffers.size()) {
       return make_error_code(std::errc::invalid_argument);
     }
@@ -178,8 +167,9 @@ struct basic_batch_syscalls {
       for (std::size_t i = 0; i < static_cast<std::size_t>(got); ++i) {
         const std::size_t length = headers[i].msg_len;
         const std::size_t room = parts[i].iov_len;
-        results[done + i] = {smaller_of(length, room), length,
-                             (headers[i].msg_hdr.msg_flags & MSG_TRUNC) != 0 || length > room};
+        // With MSG_TRUNC, Linux reports the real length: truncated exactly when it exceeds
+        // the room.
+        results[done + i] = message_info{smaller_of(length, room), length, false};
       }
       done += static_cast<std::size_t>(got);
       if (static_cast<std::size_t>(got) < count) {
@@ -214,9 +204,11 @@ template <message_socket_type Type, socket_domain Domain>
 }
 
 /// Receives up to `buffers.size()` messages, message `i` into `buffers[i]`, and returns how
-/// many arrived; `results[i]` then says how many bytes of message `i` were stored, its real
-/// size, and whether its tail was cut off because `buffers[i]` was too small (that tail is
-/// gone: messages are never split across buffers). A truncated message is not an error.
+/// many arrived; `results[i]` then describes message `i` as `socket::receive_message` does:
+/// `stored` bytes of it are in `buffers[i]`, `size` is its real size, and `truncated()` says
+/// its tail was cut off because `buffers[i]` was too small (that tail is gone: messages are
+/// never split across buffers). A truncated message is not an error. `end_of_stream` is
+/// always false here (see below).
 ///
 /// Waits (on a blocking socket) for the first message only, then takes those already queued:
 /// the count may be anything from 1 to the batch size. A non-blocking socket with nothing
@@ -230,7 +222,7 @@ template <message_socket_type Type, socket_domain Domain>
 template <message_socket_type Type, socket_domain Domain>
 [[nodiscard]] result<std::size_t> receive_batch(socket<Type, Domain>& receiver,
                                                 std::span<const std::span<std::byte>> buffers,
-                                                std::span<received_message> results) noexcept {
+                                                std::span<message_info> results) noexcept {
   return detail::batch_io::receive(receiver.native_handle(), buffers, results);
 }
 

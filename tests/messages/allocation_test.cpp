@@ -195,7 +195,7 @@ TEST(BatchAllocations, BatchesAllocateNothing) {
   std::array<std::array<std::byte, 64>, 100> storage{};
   std::array<std::span<const std::byte>, 100> out;
   std::array<std::span<std::byte>, 100> in;
-  std::array<sockpair::received_message, 100> results;
+  std::array<sockpair::message_info, 100> results;
   for (std::size_t i = 0; i < storage.size(); ++i) {
     out[i] = storage[i];
     in[i] = storage[i];

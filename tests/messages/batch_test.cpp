@@ -21,7 +21,7 @@
 namespace {
 
 using sockpair::dgram;
-using sockpair::received_message;
+using sockpair::message_info;
 using sockpair::seqpacket;
 using sockpair::socket;
 using sockpair::socket_pair;
@@ -82,7 +82,7 @@ class Batch : public ::testing::Test {
 
   // Receives on the second end, through the implementation under test.
   sockpair::result<std::size_t> receive(std::span<const std::span<std::byte>> buffers,
-                                        std::span<received_message> results) {
+                                        std::span<message_info> results) {
     return io::receive(b_.native_handle(), buffers, results);
   }
 
@@ -90,7 +90,7 @@ class Batch : public ::testing::Test {
   std::vector<std::vector<std::byte>> receive_messages(std::size_t count, std::size_t capacity) {
     std::vector<std::vector<std::byte>> storage(count, std::vector<std::byte>(capacity));
     std::vector<std::span<std::byte>> buffers(storage.begin(), storage.end());
-    std::vector<received_message> results(count);
+    std::vector<message_info> results(count);
     std::size_t done = 0;
     while (done < count) {
       auto got = receive(std::span(buffers).subspan(done), std::span(results).subspan(done));
@@ -101,8 +101,8 @@ class Batch : public ::testing::Test {
       done += got.value();
     }
     for (std::size_t i = 0; i < done; ++i) {
-      EXPECT_FALSE(results[i].truncated);
-      storage[i].resize(results[i].size);
+      EXPECT_FALSE(results[i].truncated());
+      storage[i].resize(results[i].stored);
     }
     storage.resize(done);
     return storage;
@@ -147,7 +147,7 @@ TYPED_TEST(Batch, EachReceivedMessageReportsItsSizeAndWhetherItWasTruncated) {
 
   std::array<std::array<std::byte, 50>, 4> storage{};
   std::array<std::span<std::byte>, 4> buffers{storage[0], storage[1], storage[2], storage[3]};
-  std::array<received_message, 4> results{};
+  std::array<message_info, 4> results{};
   std::size_t done = 0;
   while (done < 4) {
     auto got = this->receive(std::span(buffers).subspan(done), std::span(results).subspan(done));
@@ -158,11 +158,11 @@ TYPED_TEST(Batch, EachReceivedMessageReportsItsSizeAndWhetherItWasTruncated) {
   const std::array<bool, 4> truncated = {false, true, false, true};
   for (std::size_t i = 0; i < 4; ++i) {
     SCOPED_TRACE(i);
-    EXPECT_EQ(results[i].size, stored[i]);
-    EXPECT_EQ(results[i].truncated, truncated[i]);
+    EXPECT_EQ(results[i].stored, stored[i]);
+    EXPECT_EQ(results[i].truncated(), truncated[i]);
     EXPECT_EQ(0, std::memcmp(storage[i].data(), sent[i].data(), stored[i]));
 #if defined(__linux__)
-    EXPECT_EQ(results[i].message_size, sent[i].size());
+    EXPECT_EQ(results[i].size, sent[i].size());
 #endif
   }
 }
@@ -173,7 +173,7 @@ TYPED_TEST(Batch, ReceiveWaitsForOneMessageThenTakesOnlyWhatIsQueued) {
   ASSERT_EQ(this->send(spans).value(), 3U);
   std::array<std::array<std::byte, 8>, 10> storage{};
   std::vector<std::span<std::byte>> buffers(storage.begin(), storage.end());
-  std::array<received_message, 10> results{};
+  std::array<message_info, 10> results{};
   auto got = this->receive(buffers, results);  // blocking socket: must not wait for 10
   ASSERT_TRUE(got) << got.error().message();
   EXPECT_EQ(got.value(), 3U);
@@ -194,7 +194,7 @@ TYPED_TEST(Batch, NonBlockingReceiveWithNothingQueuedIsWouldBlock) {
   this->make_pair({.nonblocking = true});
   std::array<std::byte, 8> storage{};
   const std::array<std::span<std::byte>, 1> buffers{storage};
-  std::array<received_message, 1> results{};
+  std::array<message_info, 1> results{};
   auto got = this->receive(buffers, results);
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error(), std::errc::operation_would_block);
@@ -224,17 +224,17 @@ TYPED_TEST(Batch, APartialSendReportsExactlyHowManyWentOutAndResumes) {
       while (got.size() < expected) {
         std::array<std::array<std::byte, 1000>, 64> storage{};
         std::vector<std::span<std::byte>> buffers(storage.begin(), storage.end());
-        std::array<received_message, 64> results{};
+        std::array<message_info, 64> results{};
         auto received = this->receive(buffers, results);
         ASSERT_TRUE(received) << received.error().message();
         for (std::size_t i = 0; i < received.value(); ++i) {
-          got.emplace_back(storage[i].begin(), storage[i].begin() + results[i].size);
+          got.emplace_back(storage[i].begin(), storage[i].begin() + results[i].stored);
         }
       }
       ASSERT_EQ(got.size(), expected);
       std::array<std::byte, 1000> spare{};
       const std::array<std::span<std::byte>, 1> one{spare};
-      std::array<received_message, 1> result{};
+      std::array<message_info, 1> result{};
       auto nothing_more = this->receive(one, result);
       ASSERT_FALSE(nothing_more);
       EXPECT_EQ(nothing_more.error(), std::errc::operation_would_block);
@@ -288,7 +288,7 @@ TYPED_TEST(Batch, AnEmptyBatchSendsAndReceivesNothing) {
 TYPED_TEST(Batch, FewerResultSlotsThanBuffersIsInvalidArgument) {
   std::array<std::byte, 8> storage{};
   const std::array<std::span<std::byte>, 2> buffers{storage, storage};
-  std::array<received_message, 1> results{};
+  std::array<message_info, 1> results{};
   auto got = this->receive(buffers, results);
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error(), std::errc::invalid_argument);
@@ -318,7 +318,7 @@ TYPED_TEST(Batch, OneCallMovesAtMostMaxBatchSizeMessages) {
 
   std::vector<std::array<std::byte, 8>> storage(n);
   std::vector<std::span<std::byte>> buffers(storage.begin(), storage.end());
-  std::vector<received_message> results(n);
+  std::vector<message_info> results(n);
   auto got = this->receive(buffers, results);  // all n are queued
   ASSERT_TRUE(got) << got.error().message();
   EXPECT_EQ(got.value(), sockpair::max_batch_size);
@@ -354,21 +354,21 @@ TEST(BatchSeqpacket, EndOfStreamReadsAsEmptyMessagesInEverySlot) {
 
   std::array<std::array<std::byte, 8>, 4> storage{};
   std::array<std::span<std::byte>, 4> buffers{storage[0], storage[1], storage[2], storage[3]};
-  std::array<received_message, 4> results{};
+  std::array<message_info, 4> results{};
   auto got = sockpair::receive_batch(b, buffers, results);
   ASSERT_TRUE(got);
   ASSERT_EQ(got.value(), 4U);
-  EXPECT_EQ(results[0].size, 8U);
+  EXPECT_EQ(results[0].stored, 8U);
   for (std::size_t i = 1; i < 4; ++i) {
-    EXPECT_EQ(results[i].size, 0U);
-    EXPECT_FALSE(results[i].truncated);
+    EXPECT_EQ(results[i].stored, 0U);
+    EXPECT_FALSE(results[i].truncated());
   }
 }
 
 template <class Socket>
 concept has_batches = requires(Socket& s, std::span<const std::span<const std::byte>> out,
                                std::span<const std::span<std::byte>> in,
-                               std::span<received_message> results) {
+                               std::span<message_info> results) {
   sockpair::send_batch(s, out);
   sockpair::receive_batch(s, in, results);
 };
@@ -392,7 +392,7 @@ TEST(BatchApi, PublicFunctionsRoundTripOnADgramPair) {
   ASSERT_EQ(sent.value(), 2U);
   std::array<std::array<std::byte, 64>, 2> storage{};
   const std::array<std::span<std::byte>, 2> in{storage[0], storage[1]};
-  std::array<received_message, 2> results{};
+  std::array<message_info, 2> results{};
   std::size_t done = 0;
   while (done < 2) {
     auto got =
@@ -400,10 +400,10 @@ TEST(BatchApi, PublicFunctionsRoundTripOnADgramPair) {
     ASSERT_TRUE(got);
     done += got.value();
   }
-  EXPECT_EQ(results[0].size, 3U);
-  EXPECT_FALSE(results[0].truncated);
-  EXPECT_EQ(results[1].size, 64U);
-  EXPECT_TRUE(results[1].truncated);
+  EXPECT_EQ(results[0].stored, 3U);
+  EXPECT_FALSE(results[0].truncated());
+  EXPECT_EQ(results[1].stored, 64U);
+  EXPECT_TRUE(results[1].truncated());
   EXPECT_EQ(0, std::memcmp(storage[1].data(), m1.data(), 64));
 }
 

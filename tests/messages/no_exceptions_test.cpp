@@ -48,7 +48,7 @@ int batch_round_trip() {
   std::array<std::byte, 2> small{};
   std::array<std::byte, 8> large{};
   const std::array<std::span<std::byte>, 2> in{small, large};
-  std::array<sockpair::received_message, 2> info{};
+  std::array<sockpair::message_info, 2> info{};
   std::size_t got = 0;
   while (got < 2) {
     auto n = sockpair::receive_batch(packets.assume_value().second, std::span(in).subspan(got),
@@ -58,7 +58,7 @@ int batch_round_trip() {
     }
     got += n.assume_value();
   }
-  if (!info[0].truncated || info[0].size != 2 || info[1].truncated || info[1].size != 3) {
+  if (!info[0].truncated() || info[0].stored != 2 || info[1].truncated() || info[1].stored != 3) {
     return fail("per-message sizes and truncation");
   }
   return 0;

@@ -491,14 +491,14 @@ TEST(EintrStorm, BatchedDatagramsArriveWholeOnceInOrder) {
         for (std::size_t i = 0; i < spans.size(); ++i) {
           spans[i] = std::span(storage).subspan(i * message, message);
         }
-        std::array<sockpair::received_message, 16> info{};
+        std::array<sockpair::message_info, 16> info{};
         while (received < total_messages) {
           auto r = sockpair::receive_batch(in, spans, info);
           if (!r) {
             return "receive_batch: " + r.error().message();
           }
           for (std::size_t i = 0; i < r.value(); ++i, ++received) {
-            if (info[i].truncated || info[i].size != message ||
+            if (info[i].truncated() || info[i].stored != message ||
                 first_mismatch(seed, received * message, spans[i]) != message) {
               return "datagram " + std::to_string(received) + " differs";
             }
@@ -643,7 +643,7 @@ TEST(EintrStorm, ReceiveBatchTimeoutExpiresDespiteSignals) {
   auto& b = pair.value().second;
   std::array<std::byte, 16> buffer{};
   const std::array<std::span<std::byte>, 1> buffers{std::span(buffer)};
-  std::array<sockpair::received_message, 1> results{};
+  std::array<sockpair::message_info, 1> results{};
   expect_timeout_expires([&] { return sockpair::receive_batch(a, buffers, results); },
                          [&] { static_cast<void>(b.send(std::span(buffer).first(1))); });
 }

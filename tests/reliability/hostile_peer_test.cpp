@@ -191,16 +191,16 @@ TEST(HostilePeer, OversizeMessagesInABatchAreFlaggedAndTheRestArrive) {
   ASSERT_EQ(raw_send(peer, {text("after"), {}, {}}, err), 5);
   std::array<std::array<std::byte, 64>, 3> storage{};
   const std::array<std::span<std::byte>, 3> buffers = {storage[0], storage[1], storage[2]};
-  std::array<sockpair::received_message, 3> results{};
+  std::array<sockpair::message_info, 3> results{};
   auto got = sockpair::receive_batch(receiver, buffers, results);
   ASSERT_TRUE(got) << got.error().message();
   ASSERT_EQ(got.value(), 3U);
-  EXPECT_FALSE(results[0].truncated);
-  EXPECT_TRUE(results[1].truncated);
-  EXPECT_EQ(results[1].message_size, 5000U);
-  EXPECT_EQ(results[1].size, 64U);
-  EXPECT_FALSE(results[2].truncated);
-  EXPECT_EQ(as_text(std::span(storage[2]).first(results[2].size)), "after");
+  EXPECT_FALSE(results[0].truncated());
+  EXPECT_TRUE(results[1].truncated());
+  EXPECT_EQ(results[1].size, 5000U);
+  EXPECT_EQ(results[1].stored, 64U);
+  EXPECT_FALSE(results[2].truncated());
+  EXPECT_EQ(as_text(std::span(storage[2]).first(results[2].stored)), "after");
 }
 
 // ---- Descriptor floods -------------------------------------------------------------------------

@@ -201,9 +201,9 @@ void batches() {
   check(sent && sent.value() == 3, "send_batch");
   std::array<std::array<std::byte, 8>, 3> storage{};
   const std::array<std::span<std::byte>, 3> in = {storage[0], storage[1], storage[2]};
-  std::array<sockpair::received_message, 3> info{};
+  std::array<sockpair::message_info, 3> info{};
   auto got = sockpair::receive_batch(b, in, info);
-  check(got && got.value() == 3 && info[2].size == 5 &&
+  check(got && got.value() == 3 && info[2].stored == 5 &&
             equal(std::span(storage[2]).first(5), "three"),
         "receive_batch");
 }

@@ -368,7 +368,7 @@ void dgram_batched(int id, clock_type::time_point deadline, tally& sent, tally& 
     storage[i].resize(sizeof(header) + kib * 8);
     spans[i] = storage[i];
   }
-  std::array<sockpair::received_message, batch> results{};
+  std::array<sockpair::message_info, batch> results{};
   checksum sum;
   std::uint64_t seq = 0;
   for (bool ended = false; !ended && got.error.empty();) {
@@ -384,8 +384,8 @@ void dgram_batched(int id, clock_type::time_point deadline, tally& sent, tally& 
         ended = true;
         break;
       }
-      if (results[i].truncated ||
-          !check(id, seq++, std::span(storage[i]).first(results[i].size), got, sum)) {
+      if (results[i].truncated() ||
+          !check(id, seq++, std::span(storage[i]).first(results[i].stored), got, sum)) {
         if (got.error.empty()) {
           got.error = "truncated";
         }
