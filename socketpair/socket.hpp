@@ -102,7 +102,7 @@ class socket {
   [[nodiscard]] static result<socket> adopt(unique_fd fd) noexcept {
     auto kind = detail::check_socket_kind(fd.get(), Type::value, Domain::value);
     if (!kind) {
-      return kind.error();  // `fd` closes on the way out
+      return kind.assume_error();  // `fd` closes on the way out
     }
     return socket(std::move(fd));
   }
@@ -236,12 +236,12 @@ class socket {
       requires(Type::message_oriented) {
     auto extent = detail::receive_one_message(native_handle(), buffer);
     if (!extent) {
-      return extent.error();
+      return extent.assume_error();
     }
-    if (extent.value().truncated) {
+    if (extent.assume_value().truncated) {
       return make_error_code(errc::message_truncated);
     }
-    return extent.value().stored;
+    return extent.assume_value().stored;
   }
 
   /// `receive` into any writable byte range, in place.
@@ -260,12 +260,12 @@ class socket {
     if constexpr (Type::message_oriented) {
       auto extent = receive_scattered_message(buffers, false);
       if (!extent) {
-        return extent.error();
+        return extent.assume_error();
       }
-      if (extent.value().truncated()) {
+      if (extent.assume_value().truncated()) {
         return make_error_code(errc::message_truncated);
       }
-      return extent.value().stored;
+      return extent.assume_value().stored;
     } else {
       return detail::receive_scatter(native_handle(), buffers, 0);
     }
@@ -348,8 +348,7 @@ class socket {
   /// Costs one zero-copy peek(2) before the recvmsg(2); exact for one reader at a time.
   [[nodiscard]] result<message_info> receive_message(std::span<std::byte> buffer) noexcept
       requires(Type::message_oriented) {
-    const std::span<std::byte> one[1] = {buffer};
-    return receive_scattered_message(one, true);
+    return receive_scattered_message(std::span<const std::span<std::byte>>(&buffer, 1), true);
   }
 
   template <class R>
@@ -380,16 +379,16 @@ class socket {
       requires(Type::message_oriented) {
     auto extent = detail::receive_one_message(native_handle(), buffer, MSG_PEEK);
     if (!extent) {
-      return extent.error();
+      return extent.assume_error();
     }
-    if (extent.value().message_size == 0) {
+    if (extent.assume_value().message_size == 0) {
       auto end = detail::zero_means_end_of_stream(native_handle(), exact_end_of_stream);
       if (!end) {
-        return end.error();
+        return end.assume_error();
       }
-      return message_info{0, 0, end.value()};
+      return message_info{0, 0, end.assume_value()};
     }
-    return message_info{extent.value().stored, extent.value().message_size, false};
+    return message_info{extent.assume_value().stored, extent.assume_value().message_size, false};
   }
 
   template <class R>
@@ -513,9 +512,9 @@ class socket {
 
   static result<readiness> as_readiness(result<bool> ready) noexcept {
     if (!ready) {
-      return ready.error();
+      return ready.assume_error();
     }
-    return ready.value() ? readiness::ready : readiness::timed_out;
+    return ready.assume_value() ? readiness::ready : readiness::timed_out;
   }
 
   // One whole message into `buffers`; with `tell_end`, peeks first so that the end of the
@@ -532,17 +531,17 @@ class socket {
     if (tell_end) {
       auto next = detail::peek_next_message(native_handle(), exact_end_of_stream);
       if (!next) {
-        if (next.error() == errc::unexpected_eof) {
+        if (next.assume_error() == errc::unexpected_eof) {
           return message_info{0, 0, true};
         }
-        return next.error();
+        return next.assume_error();
       }
     }
     auto extent = detail::receive_one_message(native_handle(), iov.data(), iov.size(), iov.bytes());
     if (!extent) {
-      return extent.error();
+      return extent.assume_error();
     }
-    return message_info{extent.value().stored, extent.value().message_size, false};
+    return message_info{extent.assume_value().stored, extent.assume_value().message_size, false};
   }
 
   unique_fd fd_;
