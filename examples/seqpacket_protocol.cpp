@@ -35,12 +35,13 @@ int serve(message_end& sock) {
       std::fprintf(stderr, "server: receive: %s\n", got.error().message().c_str());
       return 1;
     }
-    if (got.value().end_of_stream) {
+    // Checked above, so assume_value(): value() would check again (and could throw).
+    if (got.assume_value().end_of_stream) {
       return 0;  // the client shut down its writing side: not an empty message
     }
-    const std::string_view text(request.data(), got.value().stored);
+    const std::string_view text(request.data(), got.assume_value().stored);
     const std::string reply = text == "big" ? std::string(big_reply_size, 'b')
-                                            : "len=" + std::to_string(got.value().size);
+                                            : "len=" + std::to_string(got.assume_value().size);
     if (auto sent = sock.send(reply); !sent) {
       std::fprintf(stderr, "server: send: %s\n", sent.error().message().c_str());
       return 1;
@@ -56,7 +57,7 @@ int main() {
     std::fprintf(stderr, "socketpair: %s\n", pair.error().message().c_str());
     return 1;
   }
-  auto [client, server] = std::move(pair).value();
+  auto [client, server] = std::move(pair).assume_value();
   const pid_t pid = ::fork();
   if (pid < 0) {
     std::perror("fork");
@@ -86,8 +87,8 @@ int main() {
   std::array<char, 64> reply{};
   for (const std::string_view expected : {"len=5", "len=0", "len=1000"}) {
     auto got = client.receive_message(reply);
-    const bool ok = got && !got.value().end_of_stream && !got.value().truncated() &&
-                    std::string_view(reply.data(), got.value().stored) == expected;
+    const bool ok = got && !got.assume_value().end_of_stream && !got.assume_value().truncated() &&
+                    std::string_view(reply.data(), got.assume_value().stored) == expected;
     const std::string what = "reply \"" + std::string(expected) + "\", alone in its message";
     expect(ok, what.c_str());
   }
@@ -98,18 +99,18 @@ int main() {
     return 1;
   }
   auto big = client.receive_message(reply);
-  expect(big && big.value().truncated() && big.value().stored == reply.size() &&
-             big.value().size >= reply.size(),
+  expect(big && big.assume_value().truncated() && big.assume_value().stored == reply.size() &&
+             big.assume_value().size >= reply.size(),
          "200-byte reply into 64 bytes: reported as truncated");
   if (big) {
-    std::printf("  kept %zu bytes; the message had %zu (exact on Linux)\n", big.value().stored,
-                big.value().size);
+    std::printf("  kept %zu bytes; the message had %zu (exact on Linux)\n",
+                big.assume_value().stored, big.assume_value().size);
   }
 
   // The end of the conversation: the server sees end_of_stream and exits 0.
   static_cast<void>(client.shutdown(sockpair::shutdown_how::write));
   auto last = client.receive_message(reply);
-  expect(last && last.value().end_of_stream, "server closed: end of stream, not a message");
+  expect(last && last.assume_value().end_of_stream, "server closed: end of stream, not a message");
   int status = 0;
   expect(::waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
          "server exited 0");

@@ -46,7 +46,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "worker: adopt fd %s: %s\n", argv[1], adopted.error().message().c_str());
     return 1;
   }
-  sockpair::socket<sockpair::seqpacket> sock = std::move(adopted).value();
+  // Checked above, so assume_value(): value() would check again (and could throw).
+  sockpair::socket<sockpair::seqpacket> sock = std::move(adopted).assume_value();
   // Any program this worker starts must not inherit the channel in turn.
   if (auto cloexec = sock.set_cloexec(true); !cloexec) {
     std::fprintf(stderr, "worker: set_cloexec: %s\n", cloexec.error().message().c_str());
@@ -60,11 +61,11 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "worker: receive: %s\n", got.error().message().c_str());
       return 1;
     }
-    if (got.value().end_of_stream) {
+    if (got.assume_value().end_of_stream) {
       return 0;  // the parent is done
     }
-    const std::string_view text(request.data(), got.value().stored);
-    if (got.value().truncated() || !text.starts_with("ping ")) {
+    const std::string_view text(request.data(), got.assume_value().stored);
+    if (got.assume_value().truncated() || !text.starts_with("ping ")) {
       std::fprintf(stderr, "worker: unexpected request\n");
       return 1;
     }
