@@ -5,9 +5,23 @@
 
 #include <dirent.h>
 
-#include <cstdlib>
+#include <charconv>
+#include <cstring>
 #include <set>
 #include <string>
+#include <system_error>
+
+namespace {
+
+// The descriptor number `text` spells, or -1 ("." and ".." among them).
+int parse_fd(const char* text) {
+  int fd = -1;
+  const char* end = text + std::strlen(text);
+  const auto [stop, error] = std::from_chars(text, end, fd);
+  return error == std::errc{} && stop == end ? fd : -1;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   if (argc != 2) {
@@ -19,14 +33,17 @@ int main(int argc, char** argv) {
     return 2;
   }
   const int own = ::dirfd(dir);
+  // readdir is safe on a DIR that no other thread uses (readdir_r is deprecated).
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): this DIR is private to the call
   while (const dirent* entry = ::readdir(dir)) {
-    if (entry->d_name[0] != '.' && std::atoi(entry->d_name) != own) {
-      open.insert(std::atoi(entry->d_name));
+    const int fd = parse_fd(entry->d_name);
+    if (fd >= 0 && fd != own) {
+      open.insert(fd);
     }
   }
   ::closedir(dir);
 
-  auto channel = sockpair::socket<sockpair::stream>::adopt(sockpair::unique_fd(std::atoi(argv[1])));
+  auto channel = sockpair::socket<sockpair::stream>::adopt(sockpair::unique_fd(parse_fd(argv[1])));
   if (!channel) {
     return 2;
   }

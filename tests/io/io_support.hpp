@@ -180,8 +180,10 @@ class child_process {
     pid_ = -1;
     last_status_ = status;
     if (WIFSIGNALED(status)) {
+      // sigdescr_np, not strsignal: the text is constant, so safe from any thread.
+      const char* description = ::sigdescr_np(WTERMSIG(status));
       return "child killed by signal " + std::to_string(WTERMSIG(status)) + " (" +
-             ::strsignal(WTERMSIG(status)) + "); said: " + verdict;
+             (description != nullptr ? description : "unknown") + "); said: " + verdict;
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
       return "child exited with status " + std::to_string(WEXITSTATUS(status)) + ": " + verdict;

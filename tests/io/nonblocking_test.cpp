@@ -98,7 +98,7 @@ TYPED_TEST(EveryType, AReceiveTimeoutEndsABlockingReceiveAsWouldBlock) {
 TEST(Timeouts, ASendTimeoutEndsABlockedSendAllWithProgressReported) {
   auto pair = socket_pair<stream>::create().value();
   ASSERT_TRUE(pair.first.set_send_timeout(milliseconds(20)));
-  const auto payload = pattern(31, 4 * 1024 * 1024);  // far more than fits
+  const auto payload = pattern(31, std::size_t{4} * 1024 * 1024);  // far more than fits
   std::size_t done = 0;
   auto sent = pair.first.send_all(payload, done);
   ASSERT_FALSE(sent);

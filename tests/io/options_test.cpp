@@ -32,8 +32,8 @@ int raw_int_option(int fd, int name) {
 TEST(BufferSizes, LinuxDoublesTheValueGivenAndReportsWhatItUses) {
   auto pair = socket_pair<stream>::create().value();
   auto& s = pair.first;
-  ASSERT_TRUE(s.set_send_buffer_size(64 * 1024));
-  ASSERT_TRUE(s.set_receive_buffer_size(48 * 1024));
+  ASSERT_TRUE(s.set_send_buffer_size(std::size_t{64} * 1024));
+  ASSERT_TRUE(s.set_receive_buffer_size(std::size_t{48} * 1024));
   EXPECT_EQ(s.send_buffer_size().value(), 2u * 64 * 1024);
   EXPECT_EQ(s.receive_buffer_size().value(), 2u * 48 * 1024);
   EXPECT_EQ(s.send_buffer_size().value(),

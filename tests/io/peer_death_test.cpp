@@ -73,7 +73,7 @@ TYPED_TEST(PeerDeath, AReaderGetsEverythingSentThenEofOrResetWhenTheWriterIsKill
     std::atomic<bool> reaped{false};
     std::string writer_fate;
     std::thread killer([&] {
-      while (received.load() < 1024 * 1024) {
+      while (received.load() < std::size_t{1024} * 1024) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
       }
       ::kill(writer.pid(), SIGKILL);
@@ -206,7 +206,8 @@ TYPED_TEST(PeerDeath, ABlockedWriterLearnsOfTheDeathAsAnErrorAndDoneCountsWhatWe
       sent_total += sent.value();
     }
   } else {
-    const auto payload = pattern(seed, 64 * 1024 * 1024);  // far more than the socket holds
+    const auto payload =
+        pattern(seed, std::size_t{64} * 1024 * 1024);  // far more than the socket holds
     std::size_t done = 0;
     auto sent = writer.send_all(payload, done);
     ASSERT_FALSE(sent) << "64 MiB went to a reader that stopped reading";

@@ -181,7 +181,7 @@ TYPED_TEST(RoundTrip, AcrossProcessesParentToChildAndBack) {
     auto child = child_process::start([&]() -> std::string {
       static_cast<void>(parent.close());
       checksum received;
-      const std::string verdict = receive_payload(child_end, total, message_size, received);
+      std::string verdict = receive_payload(child_end, total, message_size, received);
       if (verdict != "ok") {
         return verdict;
       }
@@ -209,7 +209,7 @@ TYPED_TEST(RoundTrip, AcrossProcessesChildToParentAndBack) {
 
     auto child = child_process::start([&]() -> std::string {
       static_cast<void>(parent.close());
-      const std::string verdict = send_payload(child_end, seed, total, message_size);
+      std::string verdict = send_payload(child_end, seed, total, message_size);
       if (verdict != "ok") {
         return verdict;
       }

@@ -183,7 +183,7 @@ TEST(Eintr, ABlockedSendAllIsRestartedAndEveryByteArrivesOnce) {
   auto pair = socket_pair<stream>::create().value();
   // Fill the socket first, so the send blocks before moving a byte: interrupted then, send(2)
   // fails with EINTR (after some progress it would return a short count instead).
-  const auto filler = pattern(20, 64 * 1024);
+  const auto filler = pattern(20, std::size_t{64} * 1024);
   std::size_t prefilled = 0;
   ASSERT_TRUE(pair.first.set_nonblocking(true));
   for (;;) {
@@ -196,7 +196,7 @@ TEST(Eintr, ABlockedSendAllIsRestartedAndEveryByteArrivesOnce) {
   }
   ASSERT_TRUE(pair.first.set_nonblocking(false));
 
-  const auto payload = pattern(21, 1024 * 1024);
+  const auto payload = pattern(21, std::size_t{1024} * 1024);
   std::optional<result<std::size_t>> sent;
   std::size_t done = 0;
   observed_thread writer([&] { sent = pair.first.send_all(payload, done); });
@@ -262,7 +262,7 @@ TEST(Sigpipe, WritingToADeadPeerFailsWithEpipeAndRaisesNothing) {
     sigset_t unblocked;
     sigemptyset(&unblocked);
     sigaddset(&unblocked, SIGPIPE);
-    ::sigprocmask(SIG_UNBLOCK, &unblocked, nullptr);
+    ::pthread_sigmask(SIG_UNBLOCK, &unblocked, nullptr);
     std::string failures;
     auto expect = [&](bool ok, const std::string& what) {
       if (!ok) {

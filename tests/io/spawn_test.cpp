@@ -20,12 +20,14 @@ namespace sockpair::testing {
 namespace {
 
 // The helper binary: from Bazel's runfiles, or next to this test when built by hand.
+// (GoogleTest runs the tests on one thread: the environment is read, never written.)
 std::string fd_report_path() {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): see above
   if (const char* explicit_path = std::getenv("FD_REPORT")) {
     return explicit_path;
   }
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
+  const char* srcdir = std::getenv("TEST_SRCDIR");        // NOLINT(concurrency-mt-unsafe): above
+  const char* workspace = std::getenv("TEST_WORKSPACE");  // NOLINT(concurrency-mt-unsafe): above
   if (srcdir != nullptr && workspace != nullptr) {
     return std::string(srcdir) + "/" + workspace + "/tests/io/fd_report";
   }

@@ -33,7 +33,7 @@ TEST(StreamReceive, ReturnsWhatIsThereAndZeroAtOrderlyEof) {
 
 TEST(StreamSend, ShortCountsOnAFullNonBlockingBufferAreReportedAsSuch) {
   auto pair = socket_pair<stream>::create({.nonblocking = true}).value();
-  const auto big = pattern(7, 4 * 1024 * 1024);
+  const auto big = pattern(7, std::size_t{4} * 1024 * 1024);
   auto sent = pair.first.send(big);
   ASSERT_TRUE(sent) << sent.error().message();
   EXPECT_GT(sent.value(), 0u);
@@ -75,7 +75,7 @@ TEST(StreamReceiveExact, LoopsOverShortReadsUntilTheBufferIsFull) {
 
 TEST(StreamSendAll, ResumesAfterWouldBlockWithoutRepeatingOrSkippingAByte) {
   auto pair = socket_pair<stream>::create({.nonblocking = true}).value();
-  const auto payload = pattern(9, 3 * 1024 * 1024);
+  const auto payload = pattern(9, std::size_t{3} * 1024 * 1024);
   std::vector<std::byte> received;
   std::array<std::byte, 65536> buffer{};
   std::size_t done = 0;

@@ -4,9 +4,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 
+#include <charconv>
 #include <cstdlib>
+#include <cstring>
 #include <set>
 #include <string>
+#include <system_error>
 
 namespace sockpair::testing {
 
@@ -18,11 +21,14 @@ inline std::set<int> open_fds() {
     std::abort();  // no /proc: these tests cannot say anything
   }
   const int own = ::dirfd(dir);
+  // readdir is safe on a DIR that no other thread uses (readdir_r is deprecated).
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): this DIR is private to the call
   while (const dirent* entry = ::readdir(dir)) {
-    if (entry->d_name[0] == '.') {
-      continue;
+    const char* name = entry->d_name;
+    int fd = -1;
+    if (std::from_chars(name, name + std::strlen(name), fd).ec != std::errc{}) {
+      continue;  // "." and ".."
     }
-    const int fd = std::atoi(entry->d_name);
     if (fd != own) {
       fds.insert(fd);
     }
