@@ -32,7 +32,8 @@ void* allocate(std::size_t size) noexcept {
     ++log_of_this_thread.count;
     log_of_this_thread.largest = std::max(log_of_this_thread.largest, size);
   }
-  return std::malloc(size == 0 ? 1 : size);  // NOLINT: the hook is the allocator
+  // NOLINTNEXTLINE(cppcoreguidelines-no-malloc,cppcoreguidelines-owning-memory): the allocator
+  return std::malloc(size == 0 ? 1 : size);
 }
 
 // Counts the allocations made on this thread during its lifetime.
@@ -56,7 +57,7 @@ class allocation_counter {
 
 // Every replaceable form the library or the runtime might use, so that none bypasses the count.
 // malloc/free, unnamed tag parameters: what a replacement operator new/delete is.
-// NOLINTBEGIN
+// NOLINTBEGIN(cppcoreguidelines-no-malloc,cppcoreguidelines-owning-memory,readability-named-parameter)
 void* operator new(std::size_t size) {
   if (void* p = allocate(size)) {
     return p;
@@ -72,7 +73,7 @@ void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-// NOLINTEND
+// NOLINTEND(cppcoreguidelines-no-malloc,cppcoreguidelines-owning-memory,readability-named-parameter)
 
 namespace {
 
