@@ -43,10 +43,7 @@ inline constexpr int no_sigpipe = 0;  // macOS: SO_NOSIGPIPE is set on the socke
 template <class = void>  // instantiated on first use (see above)
 [[nodiscard]] result<std::size_t> send_some(int fd, std::span<const std::byte> data,
                                             int flags = 0) noexcept {
-  ssize_t n = ::send(fd, data.data(), data.size(), flags | no_sigpipe);
-  if (n < 0 && errno == EINTR) [[unlikely]] {
-    n = finish_interrupted_send(fd, data, 0, flags | no_sigpipe);
-  }
+  const ssize_t n = send_restarting(fd, data, 0, flags | no_sigpipe);
   if (n < 0) {
     return last_errno_code();
   }
@@ -57,10 +54,7 @@ template <class = void>  // instantiated on first use (see above)
 template <class = void>  // instantiated on first use (see above)
 [[nodiscard]] result<std::size_t> receive_some(int fd, std::span<std::byte> buffer,
                                                int flags = 0) noexcept {
-  ssize_t n = ::recv(fd, buffer.data(), buffer.size(), flags);
-  if (n < 0 && errno == EINTR) [[unlikely]] {
-    n = finish_interrupted_receive(fd, buffer, 0, flags);
-  }
+  const ssize_t n = recv_restarting(fd, buffer, 0, flags);
   if (n < 0) {
     return last_errno_code();
   }

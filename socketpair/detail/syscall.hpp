@@ -59,12 +59,7 @@ template <class F>
   const int option = (events & POLLOUT) != 0 ? SO_SNDTIMEO : SO_RCVTIMEO;
   if (::getsockopt(fd, SOL_SOCKET, option, &limit, &length) != 0 ||
       (limit.tv_sec == 0 && limit.tv_usec == 0)) {
-    for (;;) {
-      auto rc = f(0);
-      if (!(rc < 0 && errno == EINTR)) {
-        return rc;
-      }
-    }
+    return retry_on_eintr([&] { return f(0); });
   }
   const clock::time_point deadline =
       clock::now() + std::chrono::seconds(limit.tv_sec) + std::chrono::microseconds(limit.tv_usec);
@@ -125,6 +120,32 @@ template <class = void>  // instantiated on first use (see detail/io.hpp)
                                                                 int flags) noexcept {
   return finish_interrupted(fd, POLLIN,
                             [=](int extra) { return ::recvmsg(fd, msg, flags | extra); });
+}
+
+/// send(2), recv(2), sendmsg(2) and recvmsg(2) as the library makes every blocking call:
+/// one system call, and after EINTR `finish_interrupted` (restarted, the socket's timeout
+/// still counting). send/recv take `data[offset..]`, so that a loop passes what it holds.
+template <class = void>  // instantiated on first use (see detail/io.hpp)
+[[nodiscard, gnu::always_inline]] inline ssize_t send_restarting(int fd,
+                                                                 std::span<const std::byte> data,
+                                                                 std::size_t offset,
+                                                                 int flags) noexcept {
+  const ssize_t n = ::send(fd, data.data() + offset, data.size() - offset, flags);
+  if (n < 0 && errno == EINTR) [[unlikely]] {
+    return finish_interrupted_send(fd, data, offset, flags);
+  }
+  return n;
+}
+
+template <class = void>  // instantiated on first use (see detail/io.hpp)
+[[nodiscard, gnu::always_inline]] inline ssize_t recv_restarting(int fd, std::span<std::byte> data,
+                                                                 std::size_t offset,
+                                                                 int flags) noexcept {
+  const ssize_t n = ::recv(fd, data.data() + offset, data.size() - offset, flags);
+  if (n < 0 && errno == EINTR) [[unlikely]] {
+    return finish_interrupted_receive(fd, data, offset, flags);
+  }
+  return n;
 }
 
 template <class = void>  // instantiated on first use (see detail/io.hpp)
