@@ -8,7 +8,6 @@
 
 #include <gtest/gtest.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -32,6 +31,7 @@ using sockpair::socket_pair;
 using sockpair::unique_fd;
 using sockpair::testing::is_open;
 using sockpair::testing::open_fds;
+using sockpair::testing::same_file;
 
 // `count` distinct open files (memfds: one descriptor and one inode each).
 std::vector<unique_fd> distinct_files(std::size_t count) {
@@ -55,14 +55,6 @@ std::vector<int> numbers_of(const std::vector<unique_fd>& files) {
     numbers.push_back(fd.get());
   }
   return numbers;
-}
-
-// True when `a` and `b` are descriptors for the same file.
-bool same_file(int a, int b) {
-  struct stat sa {};
-  struct stat sb {};
-  return ::fstat(a, &sa) == 0 && ::fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
-         sa.st_ino == sb.st_ino;
 }
 
 const std::array<std::byte, 1> one_byte = {std::byte{'x'}};

@@ -22,6 +22,8 @@
 #include <system_error>
 #include <vector>
 
+#include "tests/support/fds.hpp"
+
 namespace sockpair::testing {
 
 /// The bytes of `text`, without a terminator.
@@ -49,14 +51,6 @@ inline pipe_ends make_pipe(int flags = O_CLOEXEC) {
     std::abort();
   }
   return {unique_fd(fds[0]), unique_fd(fds[1])};
-}
-
-/// True when `a` and `b` are descriptors for the same file (device and inode).
-inline bool same_file(int a, int b) {
-  struct stat sa {};
-  struct stat sb {};
-  return ::fstat(a, &sa) == 0 && ::fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
-         sa.st_ino == sb.st_ino;
 }
 
 /// Reads `fd` until EOF (or an error, which ends the text early).

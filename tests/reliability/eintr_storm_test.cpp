@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -27,6 +26,7 @@
 #include <vector>
 
 #include "tests/reliability/harness.hpp"
+#include "tests/support/fds.hpp"
 
 namespace {
 
@@ -43,6 +43,7 @@ using sockpair::reliability::kib;
 using sockpair::reliability::scaled_down;
 using sockpair::reliability::signal_storm;
 using sockpair::reliability::storm_signals;
+using sockpair::testing::same_file;
 
 /// The storm's period: one signal per 50 us at each storming thread.
 constexpr auto storm_period = 50us;
@@ -410,8 +411,6 @@ TEST(EintrStorm, PassedDescriptorsArriveOnceEachWithTheirMessage) {
   auto& in = pair.value().second;
   const int file = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   ASSERT_GE(file, 0);
-  struct stat original {};
-  ASSERT_EQ(::fstat(file, &original), 0);
   const std::uint64_t signals_before = storm_signals.load();
   int received = 0;
   auto [send_error, receive_error] = under_storm(
@@ -436,9 +435,8 @@ TEST(EintrStorm, PassedDescriptorsArriveOnceEachWithTheirMessage) {
           if (r.value().size == 0) {
             return "";  // end of stream
           }
-          struct stat got {};
           if (index != static_cast<std::uint32_t>(received) || r.value().fds.size() != 1 ||
-              ::fstat(r.value().fds[0].get(), &got) != 0 || got.st_ino != original.st_ino) {
+              !same_file(r.value().fds[0].get(), file)) {
             return "message " + std::to_string(received) + " wrong";
           }
           ++received;
