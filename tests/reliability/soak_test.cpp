@@ -20,7 +20,6 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -31,11 +30,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <span>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "tests/reliability/harness.hpp"
+#include "tests/support/fds.hpp"
 
 namespace {
 
@@ -48,6 +50,7 @@ using sockpair::reliability::checksum;
 using sockpair::reliability::fill_pattern;
 using sockpair::reliability::first_mismatch;
 using sockpair::reliability::kib;
+using sockpair::testing::same_file;
 
 constexpr int pair_count = 64;
 // Every pair moves at least this many messages, however late its threads start (under
@@ -132,6 +135,27 @@ bool check(int pair, std::uint64_t expected, std::span<const std::byte> message,
 
 using clock_type = std::chrono::steady_clock;
 
+// Sends stamped messages 0, 1, ... with `send_one(seq, message)` (an empty string, or what
+// went wrong) until the deadline has passed and at least `min_messages` went out, counting
+// each in `sent`. False, with `sent.error` set, when a send failed.
+template <class SendOne>
+bool send_stamped(int id, clock_type::time_point deadline, tally& sent, SendOne send_one) {
+  std::vector<std::byte> message;
+  checksum sum;
+  for (std::uint64_t seq = 0; seq < min_messages || clock_type::now() < deadline; ++seq) {
+    build(id, seq, message);
+    if (std::string error = send_one(seq, message); !error.empty()) {
+      sent.error = std::move(error);
+      return false;
+    }
+    sum.add(std::span(message).subspan(sizeof(header)));
+    ++sent.messages;
+    sent.bytes += message.size();
+  }
+  sent.sum = sum.value();
+  return true;
+}
+
 // ---- The four kinds of pair ---------------------------------------------------------------------
 
 void stream_exact(int id, clock_type::time_point deadline, tally& sent, tally& got) {
@@ -143,21 +167,14 @@ void stream_exact(int id, clock_type::time_point deadline, tally& sent, tally& g
   auto& out = pair.value().first;
   auto& in = pair.value().second;
   std::thread sender([&] {
-    std::vector<std::byte> message;
-    checksum sum;
-    for (std::uint64_t seq = 0; seq < min_messages || clock_type::now() < deadline; ++seq) {
-      build(id, seq, message);
-      auto r = out.send_all(message);
-      if (!r) {
-        sent.error = "send_all: " + r.error().message();
-        return;
-      }
-      sum.add(std::span(message).subspan(sizeof(header)));
-      ++sent.messages;
-      sent.bytes += message.size();
+    const bool all_sent =
+        send_stamped(id, deadline, sent, [&](std::uint64_t, std::span<const std::byte> message) {
+          auto r = out.send_all(message);
+          return r ? std::string() : "send_all: " + r.error().message();
+        });
+    if (all_sent) {
+      static_cast<void>(out.shutdown(shutdown_how::write));
     }
-    sent.sum = sum.value();
-    static_cast<void>(out.shutdown(shutdown_how::write));
   });
   std::vector<std::byte> message(sizeof(header) + kib * 8);
   checksum sum;
@@ -201,23 +218,17 @@ void stream_framed(int id, clock_type::time_point deadline, tally& sent, tally& 
   auto& in = pair.value().second;
   std::thread sender([&] {
     sockpair::frame_writer writer(out, {.flush_threshold = 16 * kib});
-    std::vector<std::byte> message;
-    checksum sum;
-    for (std::uint64_t seq = 0; seq < min_messages || clock_type::now() < deadline; ++seq) {
-      build(id, seq, message);
-      auto r = writer.write(message);
-      if (!r) {
-        sent.error = "frame_writer::write: " + r.error().message();
-        return;
-      }
-      sum.add(std::span(message).subspan(sizeof(header)));
-      ++sent.messages;
-      sent.bytes += message.size();
+    const bool all_sent =
+        send_stamped(id, deadline, sent, [&](std::uint64_t, std::span<const std::byte> message) {
+          auto r = writer.write(message);
+          return r ? std::string() : "frame_writer::write: " + r.error().message();
+        });
+    if (!all_sent) {
+      return;
     }
     if (auto flushed = writer.flush(); !flushed) {
       sent.error = "flush: " + flushed.error().message();
     }
-    sent.sum = sum.value();
     static_cast<void>(out.shutdown(shutdown_how::write));
   });
   sockpair::frame_reader reader(in);
@@ -239,13 +250,6 @@ void stream_framed(int id, clock_type::time_point deadline, tally& sent, tally& 
   sender.join();
 }
 
-bool same_file(int a, int b) {
-  struct stat sa {};
-  struct stat sb {};
-  return ::fstat(a, &sa) == 0 && ::fstat(b, &sb) == 0 && sa.st_ino == sb.st_ino &&
-         sa.st_dev == sb.st_dev;
-}
-
 void seqpacket_with_fds(int id, clock_type::time_point deadline, tally& sent, tally& got) {
   auto pair = socket_pair<seqpacket>::create();
   if (!pair) {
@@ -256,23 +260,19 @@ void seqpacket_with_fds(int id, clock_type::time_point deadline, tally& sent, ta
   auto& in = pair.value().second;
   const int passed = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   std::thread sender([&] {
-    std::vector<std::byte> message;
-    checksum sum;
-    for (std::uint64_t seq = 0; seq < min_messages || clock_type::now() < deadline; ++seq) {
-      build(id, seq, message);
-      const bool with_fd = seq % 16 == 0;
-      auto r = with_fd ? sockpair::send_with_fds(out, message, {passed}) : out.send(message);
-      if (!r) {
-        sent.error = "send: " + r.error().message();
-        return;
-      }
-      sum.add(std::span(message).subspan(sizeof(header)));
-      ++sent.messages;
-      sent.bytes += message.size();
-      sent.descriptors += with_fd ? 1 : 0;
+    const bool all_sent = send_stamped(
+        id, deadline, sent, [&](std::uint64_t seq, std::span<const std::byte> message) {
+          const bool with_fd = seq % 16 == 0;
+          auto r = with_fd ? sockpair::send_with_fds(out, message, {passed}) : out.send(message);
+          if (!r) {
+            return "send: " + r.error().message();
+          }
+          sent.descriptors += with_fd ? 1 : 0;
+          return std::string();
+        });
+    if (all_sent) {
+      static_cast<void>(out.shutdown(shutdown_how::write));
     }
-    sent.sum = sum.value();
-    static_cast<void>(out.shutdown(shutdown_how::write));
   });
   std::vector<std::byte> message(sizeof(header) + kib * 8);
   checksum sum;
