@@ -21,12 +21,13 @@
 #include <cstdint>
 #include <cstring>
 
+#include "benchmarks/raw_fd_passing.hpp"
 #include "benchmarks/support.hpp"
 
 namespace bench {
 namespace {
 
-constexpr std::size_t max_descriptors = 16;
+constexpr std::size_t max_descriptors = raw_max_fds;
 
 void fd_passing_raw(benchmark::State& state) {
   const auto count = static_cast<std::size_t>(state.range(0));
@@ -42,53 +43,8 @@ void fd_passing_raw(benchmark::State& state) {
   }
 
   for (auto _ : state) {
-    alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int) * max_descriptors)> control{};
-    char byte = 'x';
-    iovec iov{&byte, 1};
-    msghdr message{};
-    message.msg_iov = &iov;
-    message.msg_iovlen = 1;
-    message.msg_control = control.data();
-    message.msg_controllen = CMSG_SPACE(sizeof(int) * count);
-    cmsghdr* header = CMSG_FIRSTHDR(&message);
-    header->cmsg_level = SOL_SOCKET;
-    header->cmsg_type = SCM_RIGHTS;
-    header->cmsg_len = CMSG_LEN(sizeof(int) * count);
-    for (std::size_t i = 0; i < count; ++i) {
-      const int value = passed.get();
-      std::memcpy(CMSG_DATA(header) + i * sizeof(int), &value, sizeof value);
-    }
-    if (::sendmsg(sender.get(), &message, MSG_NOSIGNAL) != 1) {
-      fail("sendmsg(SCM_RIGHTS)");
-    }
-
-    alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int) * max_descriptors)> received_control{};
-    char received_byte = 0;
-    iovec received_iov{&received_byte, 1};
-    msghdr received{};
-    received.msg_iov = &received_iov;
-    received.msg_iovlen = 1;
-    received.msg_control = received_control.data();
-    received.msg_controllen = received_control.size();
-    if (::recvmsg(receiver.get(), &received, MSG_CMSG_CLOEXEC) != 1 ||
-        (received.msg_flags & MSG_CTRUNC) != 0 || received_byte != 'x') {
-      fail("recvmsg(SCM_RIGHTS)");
-    }
-    std::size_t arrived = 0;
-    for (cmsghdr* h = CMSG_FIRSTHDR(&received); h != nullptr; h = CMSG_NXTHDR(&received, h)) {
-      if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) {
-        continue;
-      }
-      const std::size_t n = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (std::size_t i = 0; i < n; ++i) {
-        int value = -1;
-        std::memcpy(&value, CMSG_DATA(h) + i * sizeof(int), sizeof value);
-        ::close(value);
-      }
-      arrived += n;
-    }
-    if (arrived != count) {
-      fail("recvmsg: wrong number of descriptors");
+    if (!raw_pass_fds(sender.get(), receiver.get(), passed.get(), count)) {
+      fail("sendmsg/recvmsg(SCM_RIGHTS)");
     }
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));

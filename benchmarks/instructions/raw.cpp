@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "benchmarks/instructions/driver.hpp"
+#include "benchmarks/raw_fd_passing.hpp"
 
 BENCH_MEASURED bool measured_send_some(int& socket, const std::byte* data, std::size_t size) {
   ssize_t n = -1;
@@ -62,56 +63,10 @@ BENCH_MEASURED bool measured_receive_exact(int& socket, std::byte* data, std::si
   return true;
 }
 
-BENCH_MEASURED bool measured_pass_fds(int& sender, int& receiver, int fd, std::size_t count) {
-  constexpr std::size_t space = CMSG_SPACE(sizeof(int) * bench::instructions::max_fds);
-  alignas(cmsghdr) std::array<char, space> control{};
-  char byte = 'x';
-  iovec iov{&byte, 1};
-  msghdr message{};
-  message.msg_iov = &iov;
-  message.msg_iovlen = 1;
-  message.msg_control = control.data();
-  message.msg_controllen = CMSG_SPACE(sizeof(int) * count);
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
-  header->cmsg_level = SOL_SOCKET;
-  header->cmsg_type = SCM_RIGHTS;
-  header->cmsg_len = CMSG_LEN(sizeof(int) * count);
-  for (std::size_t i = 0; i < count; ++i) {
-    std::memcpy(CMSG_DATA(header) + i * sizeof(int), &fd, sizeof fd);
-  }
-  ssize_t n = -1;
-  do {
-    n = ::sendmsg(sender, &message, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  if (n != 1) {
-    return false;
-  }
+static_assert(bench::instructions::max_fds <= bench::raw_max_fds);
 
-  alignas(cmsghdr) std::array<char, space> received_control{};
-  char received_byte = 0;
-  iovec received_iov{&received_byte, 1};
-  msghdr received{};
-  received.msg_iov = &received_iov;
-  received.msg_iovlen = 1;
-  received.msg_control = received_control.data();
-  received.msg_controllen = received_control.size();
-  do {
-    n = ::recvmsg(receiver, &received, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
-  std::size_t arrived = 0;
-  for (cmsghdr* h = CMSG_FIRSTHDR(&received); h != nullptr; h = CMSG_NXTHDR(&received, h)) {
-    if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) {
-      const std::size_t fds = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (std::size_t i = 0; i < fds; ++i) {
-        int received_fd = -1;
-        std::memcpy(&received_fd, CMSG_DATA(h) + i * sizeof(int), sizeof received_fd);
-        ::close(received_fd);
-      }
-      arrived += fds;
-    }
-  }
-  return n == 1 && (received.msg_flags & MSG_CTRUNC) == 0 && received_byte == 'x' &&
-         arrived == count;
+BENCH_MEASURED bool measured_pass_fds(int& sender, int& receiver, int fd, std::size_t count) {
+  return bench::raw_pass_fds(sender, receiver, fd, count);
 }
 
 int main(int argc, char** argv) {
