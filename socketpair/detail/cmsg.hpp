@@ -139,27 +139,6 @@ inline void store_fds(std::byte* out, std::span<const Fd> fds) noexcept {
   }
 }
 
-/// Calls `f(i, fd)` for each of the `count` descriptors stored as ints (unaligned) at `raw`,
-/// in order; as `store_fds`, an odd one first, then two at a time.
-template <class F>
-inline void for_each_received(const std::byte* raw, std::size_t count, F f) noexcept {
-  std::size_t i = 0;
-  if (count % 2 != 0) {
-    int fd = -1;
-    std::memcpy(&fd, raw, sizeof fd);
-    f(std::size_t{0}, fd);
-    i = 1;
-  }
-  for (; i < count; i += 2) {
-    int first = -1;
-    int second = -1;
-    std::memcpy(&first, raw + i * sizeof(int), sizeof(int));
-    std::memcpy(&second, raw + (i + 1) * sizeof(int), sizeof(int));
-    f(i, first);
-    f(i + 1, second);
-  }
-}
-
 /// Starts a SOL_SOCKET control message of `type` with `payload` bytes at `at` (aligned for
 /// cmsghdr, `cmsg_space(payload)` bytes of room) and returns where the payload goes. The
 /// padding after the payload is zeroed here; the caller writes the payload.
@@ -224,14 +203,6 @@ template <bool MessageOriented, class Fd>
     return ancillary_errno();
   }
   return static_cast<std::size_t>(n);
-}
-
-/// Closes `count` descriptors stored as ints (unaligned) from `raw`.
-[[gnu::cold, gnu::noinline]] inline void close_received(const std::byte* raw,
-                                                        std::size_t count) noexcept {
-  for_each_received(raw, count, [](std::size_t, int fd) noexcept {
-    static_cast<void>(::close(fd));  // errors ignored, as unique_fd's destructor does
-  });
 }
 
 /// Walks the control messages recvmsg(2) left in `msg`: SCM_RIGHTS descriptors go to `sink`

@@ -263,6 +263,36 @@ template <class = void>  // instantiated on first use (see above)
   return (p.revents & shut_events) != 0;
 }
 
+/// Calls `f(i, fd)` for each of the `count` descriptors stored as ints (unaligned) at `raw`,
+/// in order: an odd one first, then two at a time (as detail/cmsg.hpp's `store_fds` stores
+/// them).
+template <class F>
+inline void for_each_received(const std::byte* raw, std::size_t count, F f) noexcept {
+  std::size_t i = 0;
+  if (count % 2 != 0) {
+    int fd = -1;
+    std::memcpy(&fd, raw, sizeof fd);
+    f(std::size_t{0}, fd);
+    i = 1;
+  }
+  for (; i < count; i += 2) {
+    int first = -1;
+    int second = -1;
+    std::memcpy(&first, raw + i * sizeof(int), sizeof(int));
+    std::memcpy(&second, raw + (i + 1) * sizeof(int), sizeof(int));
+    f(i, first);
+    f(i + 1, second);
+  }
+}
+
+/// Closes `count` descriptors stored as ints (unaligned) from `raw`.
+[[gnu::cold, gnu::noinline]] inline void close_received(const std::byte* raw,
+                                                        std::size_t count) noexcept {
+  for_each_received(raw, count, [](std::size_t, int fd) noexcept {
+    static_cast<void>(::close(fd));  // errors ignored, as unique_fd's destructor does
+  });
+}
+
 #if defined(SO_PASSCRED) && defined(SCM_CREDENTIALS)
 /// Closes the descriptors that SCM_RIGHTS messages in `msg` installed in this process.
 /// True when `msg` came with ancillary data of any kind (or had some cut off).
@@ -277,12 +307,8 @@ template <class = void>  // instantiated on first use (see above)
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
       continue;
     }
-    const std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (std::size_t i = 0; i < count; ++i) {
-      int received = -1;
-      std::memcpy(&received, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-      static_cast<void>(::close(received));
-    }
+    close_received(reinterpret_cast<const std::byte*>(CMSG_DATA(c)),
+                   (c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
   }
   return ancillary;
 }
