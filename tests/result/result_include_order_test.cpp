@@ -9,11 +9,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <string>
+#include <system_error>
 
 namespace order_test {
 int value_of_failed_result_boost_first();
@@ -39,15 +39,18 @@ struct child_outcome {
 
 // Runs `fn` in a forked child with stderr captured; the child exits 0 if `fn` returns.
 child_outcome run_in_child(int (*fn)()) {
+  child_outcome out;
   int pipe_fds[2];
   if (::pipe(pipe_fds) != 0) {
-    std::perror("pipe");
-    std::exit(2);
+    check(false, "pipe");
+    return out;
   }
   const pid_t pid = ::fork();
   if (pid < 0) {
-    std::perror("fork");
-    std::exit(2);
+    check(false, "fork");
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+    return out;
   }
   if (pid == 0) {
     ::dup2(pipe_fds[1], STDERR_FILENO);
@@ -57,7 +60,6 @@ child_outcome run_in_child(int (*fn)()) {
     ::_exit(0);
   }
   ::close(pipe_fds[1]);
-  child_outcome out;
   char buf[512];
   for (;;) {
     const ssize_t n = ::read(pipe_fds[0], buf, sizeof buf);
@@ -82,7 +84,7 @@ void expect_fatal(int (*fn)(), const char* unit, const char* message) {
 }  // namespace
 
 int main() {
-  const std::string reset = std::strerror(ECONNRESET);
+  const std::string reset = std::generic_category().message(ECONNRESET);
   expect_fatal(order_test::value_of_failed_result_boost_first, "std_result.hpp first",
                reset.c_str());
   expect_fatal(order_test::value_of_failed_result_library_first, "library first", reset.c_str());
