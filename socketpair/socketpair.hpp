@@ -12,6 +12,7 @@
 //   framing.hpp      frame_writer, frame_reader: length-prefixed frames over a stream
 //   batch.hpp        send_batch, receive_batch: many messages per system call
 //   ancillary.hpp    send_with_fds, receive_with_fds: passing descriptors; credentials
+//   version.hpp      sockpair::version, SOCKPAIR_VERSION_*: the version of these headers
 #pragma once
 
 #include <socketpair/ancillary.hpp>
@@ -24,3 +25,4 @@
 #include <socketpair/socket_pair.hpp>
 #include <socketpair/tags.hpp>
 #include <socketpair/unique_fd.hpp>
+#include <socketpair/version.hpp>
