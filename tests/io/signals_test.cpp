@@ -13,8 +13,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <fstream>
 #include <optional>
+#include <ratio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -160,6 +162,31 @@ TYPED_TEST(EintrEveryType, ABlockedReceiveIsRestartedAndReturnsTheData) {
   ASSERT_TRUE(*got) << "the caller saw: " << got->error().message();
   EXPECT_EQ(got->value(), 4u);
   EXPECT_EQ(std::string_view(buffer.data(), 4), "data");
+}
+
+TEST(Eintr, AReceiveTimeoutTooLongForTheClockStillHoldsAfterASignal) {
+  // 300 years of SO_RCVTIMEO is a finite timeout to the kernel (it counts in jiffies) but
+  // more nanoseconds than steady_clock holds. After a signal the library resumes the wait
+  // with the time left: that sum must saturate (no timeout), not wrap into the past and
+  // give up with EAGAIN at once.
+  interrupting_handler handler;
+  auto pair = socket_pair<stream>::create().value();
+  using years = std::chrono::duration<std::int64_t, std::ratio<31556952>>;
+  ASSERT_TRUE(pair.second.set_receive_timeout(years(300)));
+  std::optional<result<std::size_t>> got;
+  std::array<char, 16> buffer{};
+  observed_thread reader([&] { got = pair.second.receive(buffer); });
+  ASSERT_TRUE(reader.wait_until_blocked_in(receive_syscalls));
+  reader.signal();
+  wait_until_handled(1);
+  // Still waiting (in recv again, or in the poll between tries), not returned.
+  ASSERT_TRUE(reader.wait_until_blocked_in({SYS_recvfrom, SYS_recvmsg, SYS_poll, SYS_ppoll}))
+      << "receive returned early: " << (got && !*got ? got->error().message() : "");
+  ASSERT_TRUE(pair.first.send(std::string_view("late")));
+  reader.join();
+  ASSERT_TRUE(got.has_value());
+  ASSERT_TRUE(*got) << "the caller saw: " << got->error().message();
+  EXPECT_EQ(got->value(), 4u);
 }
 
 TEST(Eintr, ABlockedReceiveMessageIsRestarted) {
