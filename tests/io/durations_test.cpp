@@ -69,6 +69,26 @@ TEST(WaitDurations, MinusThreeHundredYearsIsACheckThatDoesNotWait) {
   EXPECT_EQ(outcome.value(), readiness::timed_out);
 }
 
+TEST(WaitDurations, AnyDurationTypeIsAcceptedAndSaturated) {
+  auto [huge, early_h] =
+      wait_then_send([](auto& s) { return s.wait_readable(std::chrono::duration<double>(1e300)); });
+  EXPECT_FALSE(early_h) << "the wait ended before anything was sent";
+  EXPECT_EQ(huge.value(), readiness::ready);
+  auto [infinite, early_i] = wait_then_send([](auto& s) {
+    return s.wait_readable(std::chrono::duration<double>(std::numeric_limits<double>::infinity()));
+  });
+  EXPECT_FALSE(early_i);
+  EXPECT_EQ(infinite.value(), readiness::ready);
+  auto [lowest, early_l] = wait_then_send(
+      [](auto& s) { return s.wait_readable(std::chrono::duration<double>(-1e300)); });
+  EXPECT_TRUE(early_l) << "a negative timeout must not wait";
+  EXPECT_EQ(lowest.value(), readiness::timed_out);
+  auto [writable, early_w] =
+      wait_then_send([](auto& s) { return s.wait_writable(std::chrono::duration<float>(1e30F)); });
+  EXPECT_TRUE(early_w) << "writable at once";
+  EXPECT_EQ(writable.value(), readiness::ready);
+}
+
 TEST(TimeoutDurations, ATimeoutTooLongForMicrosecondsIsNoTimeout) {
   // 400,000 years of microseconds overflows int64; as an argument of type microseconds it
   // wrapped to a negative value (EINVAL). Too long to represent means no timeout at all.
@@ -78,6 +98,10 @@ TEST(TimeoutDurations, ATimeoutTooLongForMicrosecondsIsNoTimeout) {
   ASSERT_TRUE(set) << set.error().message();
   EXPECT_EQ(pair.first.receive_timeout().value(), microseconds(0)) << "none";
   EXPECT_EQ(pair.first.set_send_timeout(-years(400'000)).error(), std::errc::invalid_argument);
+  ASSERT_TRUE(pair.first.set_send_timeout(std::chrono::duration<double>(1e300)));
+  EXPECT_EQ(pair.first.send_timeout().value(), microseconds(0));
+  ASSERT_TRUE(pair.first.set_send_timeout(std::chrono::duration<double>(0.25)));
+  EXPECT_EQ(pair.first.send_timeout().value(), std::chrono::milliseconds(250));
 }
 
 TEST(TimeoutDurations, TheKernelsRoundingUpOfTheLongestTimeoutSaturatesWhenReadBack) {
