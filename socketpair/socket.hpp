@@ -417,7 +417,11 @@ class socket {
   /// Waits until a receive would not block, at most `timeout` (negative: zero, a mere check).
   /// EOF, a hangup and a pending error count as ready: the receive reports them. A signal
   /// does not end the wait early.
-  [[nodiscard]] result<readiness> wait_readable(std::chrono::nanoseconds timeout) noexcept {
+  /// Any std::chrono duration type; one too long for the steady clock (292 years of
+  /// nanoseconds) is no timeout, never an overflow.
+  template <class Rep, class Period>
+  [[nodiscard]] result<readiness> wait_readable(
+      std::chrono::duration<Rep, Period> timeout) noexcept {
     return as_readiness(detail::wait_for(native_handle(), POLLIN, timeout));
   }
 
@@ -428,7 +432,10 @@ class socket {
 
   /// Waits until a send would not block (for a message: room for a small one), at most
   /// `timeout`. A dead peer counts as ready: the send reports EPIPE.
-  [[nodiscard]] result<readiness> wait_writable(std::chrono::nanoseconds timeout) noexcept {
+  /// Any duration type, saturated as `wait_readable`'s.
+  template <class Rep, class Period>
+  [[nodiscard]] result<readiness> wait_writable(
+      std::chrono::duration<Rep, Period> timeout) noexcept {
     return as_readiness(detail::wait_for(native_handle(), POLLOUT, timeout));
   }
 
@@ -458,21 +465,27 @@ class socket {
 
   /// SO_SNDTIMEO: a blocking send that waits longer fails with EAGAIN (equal to
   /// std::errc::operation_would_block), or returns the short count sent so far. Zero: no
-  /// timeout. Negative: EINVAL. The kernel rounds to its clock tick.
-  [[nodiscard]] result<void> set_send_timeout(std::chrono::microseconds timeout) noexcept {
+  /// timeout. Negative: EINVAL. Any duration type, rounded up to microseconds; one too long
+  /// for microseconds (292,000 years) is no timeout. The kernel rounds to its clock tick;
+  /// `send_timeout()` reports what it keeps, saturating at microseconds::max().
+  template <class Rep, class Period>
+  [[nodiscard]] result<void> set_send_timeout(std::chrono::duration<Rep, Period> timeout) noexcept {
     return detail::set_timeout(native_handle(), SO_SNDTIMEO, timeout);
   }
   [[nodiscard]] result<std::chrono::microseconds> send_timeout() const noexcept {
-    return detail::get_timeout<std::chrono::microseconds>(native_handle(), SO_SNDTIMEO);
+    return detail::get_timeout(native_handle(), SO_SNDTIMEO);
   }
 
   /// SO_RCVTIMEO: a blocking receive that waits longer fails with EAGAIN (equal to
-  /// std::errc::operation_would_block). Zero: no timeout. Negative: EINVAL.
-  [[nodiscard]] result<void> set_receive_timeout(std::chrono::microseconds timeout) noexcept {
+  /// std::errc::operation_would_block). Zero: no timeout. Negative: EINVAL. Any duration
+  /// type, as `set_send_timeout`.
+  template <class Rep, class Period>
+  [[nodiscard]] result<void> set_receive_timeout(
+      std::chrono::duration<Rep, Period> timeout) noexcept {
     return detail::set_timeout(native_handle(), SO_RCVTIMEO, timeout);
   }
   [[nodiscard]] result<std::chrono::microseconds> receive_timeout() const noexcept {
-    return detail::get_timeout<std::chrono::microseconds>(native_handle(), SO_RCVTIMEO);
+    return detail::get_timeout(native_handle(), SO_RCVTIMEO);
   }
 
   /// O_NONBLOCK: calls that would block fail with EAGAIN instead.

@@ -6,6 +6,7 @@
 
 #include <socketpair/detail/chrono.hpp>
 #include <socketpair/detail/config.hpp>
+#include <socketpair/detail/deadline.hpp>
 #include <socketpair/detail/syscall.hpp>
 #include <socketpair/error.hpp>
 #include <socketpair/result.hpp>
@@ -81,14 +82,20 @@ template <class = void>  // instantiated on first use (see detail/io.hpp)
   return static_cast<std::size_t>(value);
 }
 
-/// SO_SNDTIMEO / SO_RCVTIMEO from a duration; zero means none (block indefinitely).
+/// SO_SNDTIMEO / SO_RCVTIMEO from a duration of any type, rounded up to microseconds; zero
+/// means none (block indefinitely), and so does a duration too long for microseconds
+/// (292,000 years). Negative (or NaN): EINVAL.
 template <class Rep, class Period>
 [[nodiscard]] result<void> set_timeout(int fd, int name,
                                        std::chrono::duration<Rep, Period> timeout) noexcept {
-  if (timeout < timeout.zero()) {
+  if (!(timeout >= timeout.zero())) {
     return errno_code(EINVAL);
   }
-  const auto micros = std::chrono::ceil<std::chrono::microseconds>(timeout);
+  auto micros = saturating_ceil<std::chrono::microseconds>(timeout);
+  if (micros == std::chrono::microseconds::max() &&
+      !(timeout <= std::chrono::duration<long double, std::micro>(micros))) {
+    micros = std::chrono::microseconds::zero();  // saturated: too long to say, so none
+  }
   const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(micros);
   timeval tv{};
   tv.tv_sec = static_cast<decltype(tv.tv_sec)>(seconds.count());
@@ -96,15 +103,21 @@ template <class Rep, class Period>
   return check(::setsockopt(fd, SOL_SOCKET, name, &tv, sizeof tv));
 }
 
-template <class Duration>
-[[nodiscard]] result<Duration> get_timeout(int fd, int name) noexcept {
+/// The timeout `name` in microseconds; one the kernel keeps longer than that holds (it rounds
+/// up to its clock tick) saturates at microseconds::max().
+template <class = void>  // instantiated on first use (see detail/io.hpp)
+[[nodiscard]] result<std::chrono::microseconds> get_timeout(int fd, int name) noexcept {
   timeval tv{};
   socklen_t len = sizeof tv;
   if (::getsockopt(fd, SOL_SOCKET, name, &tv, &len) != 0) {
     return last_errno_code();
   }
-  return std::chrono::duration_cast<Duration>(std::chrono::seconds(tv.tv_sec) +
-                                              std::chrono::microseconds(tv.tv_usec));
+  const auto whole = saturating_ceil<std::chrono::microseconds>(std::chrono::seconds(tv.tv_sec));
+  const std::chrono::microseconds part(tv.tv_usec);  // < 1 s
+  if (whole > std::chrono::microseconds::max() - part) {
+    return std::chrono::microseconds::max();
+  }
+  return whole + part;
 }
 
 /// Sets or clears `flag` in the F_GETFL (`get` F_GETFL, `set` F_SETFL) or F_GETFD set.

@@ -5,47 +5,27 @@
 
 #include <socketpair/detail/chrono.hpp>
 #include <socketpair/detail/config.hpp>
+#include <socketpair/detail/deadline.hpp>
 #include <socketpair/result.hpp>
 
 #include <poll.h>
 
 #include <cerrno>
-#include <climits>
 
 namespace sockpair::detail {
 
 /// Waits until `fd` reports one of `events` (or an error or hangup, which the next I/O call
-/// will report): true. False once `timeout` has passed without that. A signal does not cut the
-/// wait short: poll(2) is restarted with the time that is left. A negative timeout is zero
-/// (a check that does not wait).
-/// (A template, like everything in these headers, so that it costs nothing until used: see
-/// detail/io.hpp.)
-template <class Rep, class Period>
-[[nodiscard]] result<bool> wait_for(int fd, short events,
-                                    std::chrono::duration<Rep, Period> timeout) noexcept {
+/// will report): true. False once `until` has passed without that (`no_deadline`: never). A
+/// signal does not cut the wait short: poll(2) is restarted with the time that is left.
+template <class = void>  // instantiated on first use (see detail/io.hpp)
+[[nodiscard]] result<bool> wait_until(int fd, short events, deadline_time until) noexcept {
   if (fd < 0) {
     return errno_code(EBADF);  // poll(2) would skip it and just sleep
   }
-  using clock = std::chrono::steady_clock;
-  const clock::time_point start = clock::now();
-  if (timeout < timeout.zero()) {
-    timeout = timeout.zero();
-  }
-  // A timeout past the clock's range is no timeout at all.
-  const bool finite = timeout < clock::time_point::max() - start;
-  const clock::time_point deadline =
-      finite ? start + std::chrono::ceil<clock::duration>(timeout) : clock::time_point::max();
   for (;;) {
-    int milliseconds = -1;
-    if (finite) {
-      const auto left = deadline - clock::now();
-      // poll(2) counts whole milliseconds: round up, so the wait is never cut short.
-      const auto rounded = std::chrono::ceil<std::chrono::milliseconds>(
-          left < clock::duration::zero() ? clock::duration::zero() : left);
-      milliseconds = rounded.count() > INT_MAX ? INT_MAX : static_cast<int>(rounded.count());
-    }
+    const deadline_time now = deadline_clock::now();
     pollfd p{fd, events, 0};
-    const int rc = ::poll(&p, 1, milliseconds);
+    const int rc = ::poll(&p, 1, milliseconds_left(until, now));
     if (rc > 0) {
       if ((p.revents & POLLNVAL) != 0) {
         return errno_code(EBADF);
@@ -53,7 +33,7 @@ template <class Rep, class Period>
       return true;
     }
     if (rc == 0) {
-      if (finite && clock::now() >= deadline) {
+      if (until != no_deadline && deadline_clock::now() >= until) {
         return false;
       }
       continue;  // woke before the deadline (a clamped wait): wait for the rest
@@ -62,6 +42,16 @@ template <class Rep, class Period>
       return last_errno_code();
     }
   }
+}
+
+/// `wait_until` the deadline `timeout` from now, any std::chrono duration type: negative is
+/// zero (a check that does not wait), and a timeout past the clock's range is none at all.
+/// (A template, like everything in these headers, so that it costs nothing until used: see
+/// detail/io.hpp.)
+template <class Rep, class Period>
+[[nodiscard]] result<bool> wait_for(int fd, short events,
+                                    std::chrono::duration<Rep, Period> timeout) noexcept {
+  return wait_until(fd, events, deadline_after(timeout));
 }
 
 /// As above, with no timeout.

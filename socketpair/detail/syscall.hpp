@@ -6,6 +6,7 @@
 
 #include <socketpair/detail/chrono.hpp>
 #include <socketpair/detail/config.hpp>
+#include <socketpair/detail/deadline.hpp>
 #include <socketpair/error.hpp>
 #include <socketpair/result.hpp>
 
@@ -15,7 +16,6 @@
 #include <sys/types.h>
 
 #include <cerrno>
-#include <climits>
 #include <concepts>
 #include <cstddef>
 #include <span>
@@ -53,7 +53,6 @@ template <std::invocable F>
 template <class F>
 [[gnu::cold, gnu::noinline]] auto finish_interrupted(int fd, short events, F f) noexcept
     -> decltype(f(0)) {
-  using clock = std::chrono::steady_clock;
   timeval limit{};
   socklen_t length = sizeof limit;
   const int option = (events & POLLOUT) != 0 ? SO_SNDTIMEO : SO_RCVTIMEO;
@@ -61,23 +60,28 @@ template <class F>
       (limit.tv_sec == 0 && limit.tv_usec == 0)) {
     return retry_on_eintr([&] { return f(0); });
   }
-  const clock::time_point deadline =
-      clock::now() + std::chrono::seconds(limit.tv_sec) + std::chrono::microseconds(limit.tv_usec);
+  // The kernel keeps timeouts far longer than steady_clock's range (292 years). Saturated,
+  // such a timeout is none, and the call is simply restarted.
+  deadline_time deadline = deadline_after(std::chrono::seconds(limit.tv_sec));
+  if (deadline != no_deadline) {
+    deadline = deadline_after(std::chrono::microseconds(limit.tv_usec), deadline);
+  }
+  if (deadline == no_deadline) {
+    return retry_on_eintr([&] { return f(0); });
+  }
   for (;;) {
     auto rc = f(MSG_DONTWAIT);
     if (rc >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
       return rc;
     }
-    const clock::duration left = deadline - clock::now();
-    if (left <= clock::duration::zero()) {
+    const int wait = milliseconds_left(deadline, deadline_clock::now());
+    if (wait == 0) {
       errno = EAGAIN;
       return rc;
     }
-    // poll(2) counts whole milliseconds: round up, so the wait is never cut short. Whatever
-    // it returns (ready, timed out, interrupted), the call above is tried again.
-    const auto rounded = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+    // Whatever poll(2) returns (ready, timed out, interrupted), the call above is tried again.
     pollfd p{fd, events, 0};
-    static_cast<void>(::poll(&p, 1, rounded > INT_MAX ? INT_MAX : static_cast<int>(rounded)));
+    static_cast<void>(::poll(&p, 1, wait));
   }
 }
 

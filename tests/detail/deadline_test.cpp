@@ -23,7 +23,7 @@ using years = std::chrono::duration<std::int64_t, std::ratio<31556952>>;
 using seconds_f = std::chrono::duration<double>;
 
 constexpr deadline_time at(nanoseconds since_epoch) { return deadline_time(since_epoch); }
-const deadline_time now = at(hours(24 * 365));  // a year after boot
+constexpr deadline_time now = at(hours(24 * 365));  // a year after boot
 
 TEST(SaturatingCeil, ExactWhereItFits) {
   EXPECT_EQ(saturating_ceil<nanoseconds>(years(200)), nanoseconds(years(200)));
