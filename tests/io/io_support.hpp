@@ -4,6 +4,8 @@
 
 #include <socketpair/socketpair.hpp>
 
+#include "tests/support/tipc.hpp"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -54,10 +56,13 @@ struct pair_type_names {
 };
 
 // `auto [a, b] = ...` from Pair::create(options), or skips the test where the domain is
-// missing (EAFNOSUPPORT), or fails it.
+// missing (EAFNOSUPPORT; a failure instead where SOCKPAIR_REQUIRE_TIPC is set), or fails it.
 #define SOCKPAIR_CREATE_OR_SKIP(name, Pair, ...)                                              \
   auto name##_created = Pair::create(__VA_ARGS__);                                            \
   if (!name##_created && name##_created.error() == std::errc::address_family_not_supported) { \
+    if (::sockpair::testing::tipc_required()) {                                               \
+      FAIL() << "EAFNOSUPPORT where SOCKPAIR_REQUIRE_TIPC is set: the tipc module must work"; \
+    }                                                                                         \
     GTEST_SKIP() << "this kernel cannot make the pair (EAFNOSUPPORT: no tipc module)";        \
   }                                                                                           \
   ASSERT_TRUE(name##_created) << name##_created.error().message();                            \
