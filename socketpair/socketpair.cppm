@@ -21,6 +21,22 @@ module;
 
 export module sockpair;
 
+// clang 16 drops from the global module fragment what the module's own declarations do not
+// name, and an importer cannot see the rest. The library's templates compare and add
+// std::chrono durations and time points on dependent types (detail/deadline.hpp), so an
+// importer that instantiates a wait or a timeout would fail with "invalid operands to binary
+// expression" on two durations. Re-exporting these operators (std's own, unchanged) keeps
+// them visible; a program that includes <chrono> sees the same declarations.
+export namespace std::chrono {
+using std::chrono::operator+;
+using std::chrono::operator-;
+using std::chrono::operator<;
+using std::chrono::operator<=;
+using std::chrono::operator>;
+using std::chrono::operator>=;
+using std::chrono::operator==;
+}  // namespace std::chrono
+
 export namespace sockpair {
 // tags.hpp
 using sockpair::dgram;

@@ -2,6 +2,14 @@
 // an error, I/O, descriptor passing and framing through the module's exported names. Built
 // with and without exceptions (tools/module-test, CMake). Exits non-zero on the first failed
 // check; prints `module_test: N checks, M failed`.
+//
+// The import comes before the #includes: with clang 16, a standard header included first and
+// then met again in the module's global fragment can fail the ODR check ("'std::__detail::
+// __common_cmp_cat' has different definitions in different modules"). <chrono> is left out
+// on purpose: send() instantiates the library's duration arithmetic here, in the importer,
+// which must then find std::chrono's operators through the module alone.
+import sockpair;
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -12,8 +20,6 @@
 #include <string_view>
 #include <system_error>
 #include <utility>
-
-import sockpair;
 
 namespace {
 
