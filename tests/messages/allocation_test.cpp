@@ -11,6 +11,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdlib>
+#include <limits>
 #include <new>
 #include <span>
 #include <utility>
@@ -23,6 +24,7 @@ struct allocation_log {
   bool counting = false;
   std::size_t count = 0;
   std::size_t largest = 0;
+  std::size_t bytes = 0;  // in all, freed or not
 };
 // NOLINTNEXTLINE(cppcoreguidelines-avoid-non-const-global-variables): the hooks' state
 thread_local allocation_log log_of_this_thread;
@@ -31,6 +33,7 @@ void* allocate(std::size_t size) noexcept {
   if (log_of_this_thread.counting) {
     ++log_of_this_thread.count;
     log_of_this_thread.largest = std::max(log_of_this_thread.largest, size);
+    log_of_this_thread.bytes += size;
   }
   // NOLINTNEXTLINE(cppcoreguidelines-no-malloc,cppcoreguidelines-owning-memory): the allocator
   return std::malloc(size == 0 ? 1 : size);
@@ -48,6 +51,7 @@ class allocation_counter {
 
   [[nodiscard]] std::size_t count() const { return log_->count; }
   [[nodiscard]] std::size_t largest() const { return log_->largest; }
+  [[nodiscard]] std::size_t bytes() const { return log_->bytes; }
 
  private:
   allocation_log* log_;
@@ -93,6 +97,7 @@ TEST(AllocationCounter, CountsWhatItShould) {
   std::vector<int> v(10);
   EXPECT_EQ(counter.count(), 2U);
   EXPECT_EQ(counter.largest(), 1234U);
+  EXPECT_EQ(counter.bytes(), 1234U + 10 * sizeof(int));
 }
 
 // Writes `frames` frames of `size` bytes and reads them back on one thread; returns false if
@@ -150,6 +155,100 @@ TEST(FramingAllocations, ConstructionAllocatesNothing) {
   frame_writer writer(a);
   frame_reader reader(b);
   EXPECT_EQ(counter.count(), 0U);
+}
+
+// ---- A writer's buffer grows from what is pending, whatever its flush threshold -------------
+
+// Writes one 16-byte frame through a writer with `threshold`, flushes it to a real pair and
+// reads it back; returns the allocations the writer made (the frame must arrive intact).
+std::pair<std::size_t, std::size_t> one_small_frame_with_threshold(std::size_t threshold) {
+  auto pair = socket_pair<stream>::create();
+  EXPECT_TRUE(pair);
+  auto [a, b] = std::move(pair).value();
+  const std::array<std::byte, 16> frame = {std::byte{1}, std::byte{2}, std::byte{3}};
+  std::size_t count = 0;
+  std::size_t bytes = 0;
+  {
+    frame_writer writer(a, {.flush_threshold = threshold});
+    allocation_counter counter;
+    auto written = writer.write(frame);
+    count = counter.count();  // before any failure message allocates
+    bytes = counter.bytes();
+    EXPECT_TRUE(written) << written.error().message();
+    EXPECT_EQ(writer.pending_bytes(), sockpair::frame_header_size + frame.size());
+    EXPECT_TRUE(writer.flush());
+  }
+  EXPECT_TRUE(a.shutdown(sockpair::shutdown_how::write));  // no frame: the read sees the end
+  frame_reader reader(b);
+  auto got = reader.read();
+  EXPECT_TRUE(got && got.value());
+  if (got && got.value()) {
+    EXPECT_TRUE(std::ranges::equal(*got.value(), frame));
+  }
+  return {count, bytes};
+}
+
+TEST(FramingAllocations, ALargeFlushThresholdAllocatesForWhatIsPendingOnly) {
+  // 64 MiB of threshold is a promise to batch up to 64 MiB, not a reason to allocate it for
+  // one 16-byte frame.
+  const auto [count, bytes] = one_small_frame_with_threshold(std::size_t{64} << 20);
+  EXPECT_EQ(count, 1U);
+  EXPECT_LE(bytes, 4096U);
+}
+
+TEST(FramingAllocations, AThresholdPastWhatMemoryHoldsStillWrites) {
+  // 2^40: allocating the threshold fails (ENOMEM), so every write would.
+  const auto [count, bytes] = one_small_frame_with_threshold(std::size_t{1} << 40);
+  EXPECT_EQ(count, 1U);
+  EXPECT_LE(bytes, 4096U);
+}
+
+TEST(FramingAllocations, TheLargestThresholdNeitherWrapsNorAllocatesPerFrame) {
+  // SIZE_MAX: only flush() sends. `threshold + header + max_frame_size` wrapped to a bound of
+  // 1 MiB + 3, past which the buffer grew by one frame per write: quadratic.
+  const std::size_t threshold = std::numeric_limits<std::size_t>::max();
+  EXPECT_LE(one_small_frame_with_threshold(threshold).second, 4096U);
+
+  // n frames, nothing sent: O(log n) allocations, at most a constant times the bytes pending.
+  struct sink {  // takes everything, allocating nothing, and checks it is the frames written
+    std::size_t received = 0;
+    bool intact = true;
+    [[nodiscard]] sockpair::result<std::size_t> send(std::span<const std::byte> data) noexcept {
+      for (const std::byte b : data) {
+        const std::size_t at = received % 20;  // a 4-byte prefix (16), then 16 bytes of `at`
+        const std::byte want = at == 0 ? std::byte{16} : at < 4 ? std::byte{0} : std::byte(at);
+        intact = intact && b == want;
+        ++received;
+      }
+      return data.size();
+    }
+    [[nodiscard]] sockpair::result<std::size_t> receive(std::span<std::byte> /*unused*/) noexcept {
+      return std::size_t{0};
+    }
+  };
+  std::array<std::byte, 16> frame{};
+  for (std::size_t i = 0; i < frame.size(); ++i) {
+    frame[i] = std::byte(i + 4);
+  }
+  constexpr std::size_t frames = 100'000;
+  sink out;
+  frame_writer writer(out, {.flush_threshold = threshold});
+  allocation_counter counter;
+  // Doubling from 1 KiB to 2 MB: 12 allocations; 2 log2(n) leaves room for any growth factor
+  // down to about 1.4, and none for growth by a constant (checked as it goes: quadratic
+  // growth would take minutes to finish).
+  const std::size_t most_allocations = 34;
+  for (std::size_t i = 0; i < frames; ++i) {
+    ASSERT_TRUE(writer.write(frame));
+    ASSERT_LE(counter.count(), most_allocations) << "after " << i + 1 << " frames";
+  }
+  const std::size_t pending = frames * (sockpair::frame_header_size + frame.size());
+  EXPECT_EQ(writer.pending_bytes(), pending);
+  EXPECT_EQ(out.received, 0U) << "nothing is sent before flush()";
+  EXPECT_LE(counter.bytes(), 4 * pending);
+  ASSERT_TRUE(writer.flush());
+  EXPECT_EQ(out.received, pending);
+  EXPECT_TRUE(out.intact);
 }
 
 // Sends a bare length prefix announcing `length` bytes, then ends the stream; returns the
