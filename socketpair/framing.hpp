@@ -189,11 +189,18 @@ struct frame_writer_options {
 /// bytes: a `write()` that finds `flush_threshold` bytes still unsent refuses the new frame
 /// with the stream's error (`operation_would_block`) until they have gone.
 ///
-/// Destroying a writer discards what it has not sent: call `flush()` first. After the steady
-/// state is reached (the buffer has grown to its working size) no call allocates.
+/// Memory: the buffer grows from what is pending, never from the threshold: it starts at
+/// `initial_capacity` bytes (or one frame and its prefix, if larger) and at least doubles each
+/// time it must grow, up to that bound. So a large threshold costs nothing until frames fill
+/// it, and `SIZE_MAX` (only `flush()` and a full stream send) holds n frames with O(log n)
+/// allocations. Destroying a writer discards what it has not sent: call `flush()` first. After
+/// the steady state is reached (the buffer has grown to its working size) no call allocates.
 template <byte_stream Stream>
 class frame_writer {
  public:
+  /// The first buffer's size, unless the first frame needs more.
+  static constexpr std::size_t initial_capacity = 1024;
+
   /// Borrows `stream`, which must outlive the writer. Allocates nothing until the first write.
   explicit frame_writer(Stream& stream, frame_writer_options options = {}) noexcept
       : stream_(&stream), options_(options) {
@@ -238,7 +245,7 @@ class frame_writer {
         return flushed.assume_error();
       }
     }
-    if (auto room = reserve(frame_header_size + frame.size()); !room) {
+    if (auto room = reserve(detail::saturating_add(frame_header_size, frame.size())); !room) {
       return room.assume_error();
     }
     detail::store_frame_length(buffer_.data() + end_, frame.size());
@@ -290,11 +297,16 @@ class frame_writer {
     if (buffer_.capacity() - pending >= extra) {
       return success();
     }
+    // Grows from need, geometrically: at least double (so n frames cost O(log n) allocations),
+    // but never past what the writer can hold at once. Every sum saturates: a threshold of
+    // SIZE_MAX is a bound no buffer reaches, not a small number after wrapping.
+    const std::size_t needed = detail::saturating_add(pending, extra);
     const std::size_t bound =
-        options_.flush_threshold + frame_header_size + options_.max_frame_size;
-    std::size_t capacity = detail::larger_of(buffer_.capacity() * 2,
-                                             options_.flush_threshold + frame_header_size + 256);
-    capacity = detail::larger_of(detail::smaller_of(capacity, bound), pending + extra);
+        detail::saturating_add(detail::saturating_add(options_.flush_threshold, frame_header_size),
+                               options_.max_frame_size);
+    const std::size_t doubled = detail::saturating_add(buffer_.capacity(), buffer_.capacity());
+    std::size_t capacity = detail::larger_of(doubled, initial_capacity);
+    capacity = detail::larger_of(detail::smaller_of(capacity, bound), needed);
     return buffer_.reallocate(capacity, pending);
   }
 
@@ -417,7 +429,7 @@ class frame_reader {
           state_ = state::too_large;
           return make_error_code(errc::frame_too_large);
         }
-        needed += length;
+        needed = detail::saturating_add(needed, length);  // a 32-bit size_t could wrap
         if (buffered >= needed) {
           const std::span<const std::byte> frame(buffer_.data() + begin_ + frame_header_size,
                                                  length);
@@ -465,9 +477,10 @@ class frame_reader {
     }
     const std::size_t capacity = buffer_.capacity();
     if (capacity < needed || capacity == 0) {
-      const std::size_t bound =
-          detail::larger_of(options_.read_size, frame_header_size + options_.max_frame_size);
-      std::size_t grown = capacity == 0 ? options_.read_size : capacity * 2;
+      const std::size_t bound = detail::larger_of(
+          options_.read_size, detail::saturating_add(frame_header_size, options_.max_frame_size));
+      std::size_t grown =
+          capacity == 0 ? options_.read_size : detail::saturating_add(capacity, capacity);
       grown = detail::larger_of(detail::smaller_of(grown, bound), needed);
       if (begin_ > 0) {
         std::memmove(buffer_.data(), buffer_.data() + begin_, buffered);

@@ -1,7 +1,7 @@
 // Copyright the socketpair authors. SPDX-License-Identifier: MIT
 //
-// std::min and std::max for sizes, without <algorithm> (which costs every includer of the
-// umbrella header about 11,000 preprocessed lines). Nothing here is part of the interface.
+// std::min, std::max and a saturating + for sizes, without <algorithm> (which costs every includer
+// of the umbrella header about 11,000 preprocessed lines). Nothing here is part of the interface.
 #pragma once
 
 #include <socketpair/detail/config.hpp>
@@ -16,6 +16,12 @@ namespace sockpair::detail {
 
 [[nodiscard]] constexpr std::size_t larger_of(std::size_t a, std::size_t b) noexcept {
   return a < b ? b : a;
+}
+
+/// `a + b`, or SIZE_MAX where that would wrap: a sum of limits that no buffer can reach
+/// stays unreachable instead of becoming small.
+[[nodiscard]] constexpr std::size_t saturating_add(std::size_t a, std::size_t b) noexcept {
+  return a + b < a ? static_cast<std::size_t>(-1) : a + b;
 }
 
 }  // namespace sockpair::detail
