@@ -6,15 +6,24 @@ def compile_fail_test(name, src, expect, copts = [], **kwargs):
     The compile runs at build time and always succeeds as an action (its output and status
     are recorded); the test then fails if the snippet compiled, or if the compiler's message
     lacks `expect`. So a regression shows up as a failing test, not as a broken build.
+
+    A snippet that mentions SOCKPAIR_POSITIVE_CONTROL is compiled a second time with that
+    macro defined, and that compile must succeed: the control shows that the refusal comes
+    from the misuse itself, not from a typo or a missing include in the snippet.
     """
     log = name + ".compile.log"
+    compile = "$(CC) -x c++ -std=c++20 -fsyntax-only -I$(GENDIR)/socketpair/include " + " ".join(copts)
     native.genrule(
         name = name + "_compile",
         srcs = [src, "//socketpair:staged_headers"],
         outs = [log],
-        cmd = ("if $(CC) -x c++ -std=c++20 -fsyntax-only -I$(GENDIR)/socketpair/include " +
-               " ".join(copts) + " $(location " + src + ") > $@ 2>&1; " +
-               "then echo 'SOCKPAIR: the snippet compiled' >> $@; fi"),
+        cmd = ("if " + compile + " $(location " + src + ") > $@ 2>&1; " +
+               "then echo 'SOCKPAIR: the snippet compiled' >> $@; fi; " +
+               "if grep -q SOCKPAIR_POSITIVE_CONTROL $(location " + src + "); then " +
+               "if " + compile + " -DSOCKPAIR_POSITIVE_CONTROL $(location " + src + ") > $@.control 2>&1; " +
+               "then echo 'SOCKPAIR: the positive control compiled' >> $@; " +
+               "else echo 'SOCKPAIR: the positive control did not compile' >> $@; cat $@.control >> $@; fi; " +
+               "rm -f $@.control; fi"),
         toolchains = ["@bazel_tools//tools/cpp:current_cc_toolchain"],
         testonly = True,
     )

@@ -1,4 +1,5 @@
 // What socketpair(2) can pair is decided at compile time; these pin the decision down.
+#include <socketpair/ancillary.hpp>
 #include <socketpair/socket.hpp>
 #include <socketpair/socket_pair.hpp>
 #include <socketpair/tags.hpp>
@@ -6,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <string_view>
 #include <type_traits>
 
 namespace {
@@ -69,6 +71,27 @@ constexpr bool accepted_by_constrained_function = requires {
 };
 static_assert(accepted_by_constrained_function<unix_domain, seqpacket>);
 static_assert(!accepted_by_constrained_function<unix_domain, raw>);
+
+// Generic code can ask whether a pair, an end or an ancillary call exists, and gets `false`
+// for what the kernel cannot do instead of a hard error inside its query.
+template <class Type, class Domain = unix_domain>
+concept creatable = requires { socket_pair<Type, Domain>::create(); };
+static_assert(creatable<stream>);
+static_assert(creatable<rdm, tipc_domain>);
+static_assert(!creatable<raw>);
+static_assert(!creatable<rdm>);
+
+template <class Type>
+concept default_constructible_end = std::is_default_constructible_v<sockpair::socket<Type>>;
+static_assert(default_constructible_end<dgram>);
+static_assert(!default_constructible_end<raw>);
+
+template <class Domain>
+concept passes_descriptors = requires(sockpair::socket<seqpacket, Domain>& s, int fd) {
+  sockpair::send_with_fds(s, std::string_view("x"), {fd});
+};
+static_assert(passes_descriptors<unix_domain>);
+static_assert(!passes_descriptors<tipc_domain>);
 
 TEST(Tags, CarryTheKernelsConstantsAtRunTimeToo) {
   // The static_asserts above are the test; this checks the constants reach a real call.

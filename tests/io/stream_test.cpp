@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -29,6 +30,27 @@ TEST(StreamReceive, ReturnsWhatIsThereAndZeroAtOrderlyEof) {
   ASSERT_TRUE(pair.first.shutdown(shutdown_how::write));
   EXPECT_EQ(pair.second.receive(buffer).value(), 0u);
   EXPECT_EQ(pair.second.receive(buffer).value(), 0u);  // and stays at EOF
+}
+
+// 0 from a stream receive means the end of the stream; an empty buffer would return 0 with
+// data queued. So an empty buffer is refused, and nothing is consumed.
+TEST(StreamReceive, AnEmptyBufferIsRefusedRatherThanReadAsTheEndOfTheStream) {
+  auto pair = socket_pair<stream>::create().value();
+  ASSERT_TRUE(pair.first.send(std::string_view("abc")));
+  const std::span<std::byte> empty;
+  auto got = pair.second.receive(empty);
+  ASSERT_FALSE(got) << "returned " << got.value() << ", which reads as the end of the stream";
+  EXPECT_EQ(got.error(), std::errc::invalid_argument);
+  auto peeked = pair.second.peek(empty);
+  ASSERT_FALSE(peeked);
+  EXPECT_EQ(peeked.error(), std::errc::invalid_argument);
+  const std::array<std::span<std::byte>, 2> no_room = {empty, empty};
+  auto scattered = pair.second.receive(std::span<const std::span<std::byte>>(no_room));
+  ASSERT_FALSE(scattered);
+  EXPECT_EQ(scattered.error(), std::errc::invalid_argument);
+  std::array<char, 8> buffer{};
+  ASSERT_EQ(pair.second.receive(buffer).value(), 3u) << "the refusals consumed nothing";
+  EXPECT_EQ(std::string_view(buffer.data(), 3), "abc");
 }
 
 TEST(StreamSend, ShortCountsOnAFullNonBlockingBufferAreReportedAsSuch) {
