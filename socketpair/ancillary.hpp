@@ -59,17 +59,19 @@ namespace detail {
 template <std::size_t N>
 class inplace_slots;
 
-// Instantiated by every call below, so that a TIPC socket fails with a message naming the
-// problem rather than with a bare overload failure.
-template <socket_domain Domain>
-consteval bool require_unix_domain() {
-  static_assert(std::same_as<Domain, unix_domain>,
-                "sockpair: descriptors and credentials pass over AF_UNIX only (SCM_RIGHTS, "
-                "SCM_CREDENTIALS); TIPC carries no such ancillary data.");
-  return true;
-}
+template <class Domain>
+inline constexpr bool is_unix_domain = std::same_as<Domain, unix_domain>;
 
 }  // namespace detail
+
+/// Sockets of `Domain` carry descriptors and credentials: AF_UNIX only. Every call below is
+/// constrained by it, so a TIPC socket is refused with the reason on the line below (a
+/// compiler prints it; hence no clang-format).
+// clang-format off
+template <class Domain>
+concept carries_ancillary_data =
+    detail::is_unix_domain<Domain>;  // sockpair: descriptors and credentials pass over AF_UNIX only (SCM_RIGHTS, SCM_CREDENTIALS); TIPC carries no such ancillary data
+// clang-format on
 
 /// The most descriptors one message carries (Linux's SCM_MAX_FD).
 inline constexpr std::size_t max_fds_per_message = detail::scm_max_fd;
@@ -99,9 +101,8 @@ struct credentials {
 /// SCM_RIGHTS. To learn who is on the other end now, use per-message credentials
 /// (`set_receive_credentials`), or have that process create the pair and pass you one end
 /// (`socket::adopt` the received descriptor). Linux only.
-template <socket_type Type, socket_domain Domain>
+template <socket_type Type, carries_ancillary_data Domain>
 [[nodiscard]] result<credentials> peer_credentials(const socket<Type, Domain>& sock) noexcept {
-  static_assert(detail::require_unix_domain<Domain>());
   ::ucred peer{};
   socklen_t size = sizeof peer;
   if (::getsockopt(sock.native_handle(), SOL_SOCKET, SO_PEERCRED, &peer, &size) != 0) {
@@ -116,10 +117,9 @@ template <socket_type Type, socket_domain Domain>
 /// sends: Linux records credentials only for messages sent while the receiver asks for
 /// them; one sent earlier reports pid 0 and the overflow ids, unless its sender attached
 /// them explicitly. Linux only.
-template <socket_type Type, socket_domain Domain>
+template <socket_type Type, carries_ancillary_data Domain>
 [[nodiscard]] result<void> set_receive_credentials(socket<Type, Domain>& sock,
                                                    bool enabled) noexcept {
-  static_assert(detail::require_unix_domain<Domain>());
   const int on = enabled ? 1 : 0;
   return detail::check(::setsockopt(sock.native_handle(), SOL_SOCKET, SO_PASSCRED, &on, sizeof on));
 }
@@ -174,29 +174,29 @@ template <class Type, class Fd>
 /// Otherwise sendmsg(2)'s errors: EBADF for a descriptor that is not open, EPIPE (never
 /// SIGPIPE) when the peer is gone, EAGAIN on a full non-blocking socket, ETOOMANYREFS when
 /// the sender's descriptors in flight would exceed its RLIMIT_NOFILE.
-template <socket_type Type, socket_domain Domain, byte_range Data = std::span<const std::byte>>
+template <socket_type Type, carries_ancillary_data Domain,
+          byte_range Data = std::span<const std::byte>>
 [[nodiscard, gnu::always_inline]] inline result<std::size_t> send_with_fds(
     socket<Type, Domain>& sock, const Data& data, std::span<const int> fds,
     const fd_send_options& options = {}) noexcept {
-  static_assert(detail::require_unix_domain<Domain>());
   return detail::send_ancillary<Type>(sock.native_handle(), bytes_of(data), fds, options);
 }
 
 /// As above, for descriptors held by `unique_fd`s (still owned by the caller).
-template <socket_type Type, socket_domain Domain, byte_range Data = std::span<const std::byte>>
+template <socket_type Type, carries_ancillary_data Domain,
+          byte_range Data = std::span<const std::byte>>
 [[nodiscard, gnu::always_inline]] inline result<std::size_t> send_with_fds(
     socket<Type, Domain>& sock, const Data& data, std::span<const unique_fd> fds,
     const fd_send_options& options = {}) noexcept {
-  static_assert(detail::require_unix_domain<Domain>());
   return detail::send_ancillary<Type>(sock.native_handle(), bytes_of(data), fds, options);
 }
 
 /// As above, for a braced list: `send_with_fds(sock, data, {file.get(), pipe.get()})`.
-template <socket_type Type, socket_domain Domain, byte_range Data = std::span<const std::byte>>
+template <socket_type Type, carries_ancillary_data Domain,
+          byte_range Data = std::span<const std::byte>>
 [[nodiscard, gnu::always_inline]] inline result<std::size_t> send_with_fds(
     socket<Type, Domain>& sock, const Data& data, std::initializer_list<int> fds,
     const fd_send_options& options = {}) noexcept {
-  static_assert(detail::require_unix_domain<Domain>());
   return detail::send_ancillary<Type>(sock.native_handle(), bytes_of(data),
                                       std::span<const int>(fds.begin(), fds.size()), options);
 }
@@ -205,11 +205,11 @@ template <socket_type Type, socket_domain Domain, byte_range Data = std::span<co
 /// Sends `data` with credentials attached (SCM_CREDENTIALS) and no descriptors; by default
 /// the caller's own. See `fd_send_options::credentials` for which ones the kernel accepts.
 /// On a stream `data` must not be empty (std::errc::invalid_argument). Linux only.
-template <socket_type Type, socket_domain Domain, byte_range Data = std::span<const std::byte>>
+template <socket_type Type, carries_ancillary_data Domain,
+          byte_range Data = std::span<const std::byte>>
 [[nodiscard, gnu::always_inline]] inline result<std::size_t> send_with_credentials(
     socket<Type, Domain>& sock, const Data& data,
     const credentials& creds = current_credentials()) noexcept {
-  static_assert(detail::require_unix_domain<Domain>());
   return detail::send_ancillary<Type>(sock.native_handle(), bytes_of(data), std::span<const int>(),
                                       {.credentials = creds});
 }
@@ -427,12 +427,11 @@ template <class Type, class Sink>
 /// On either error the bytes were consumed: on a message socket that message is gone; on a
 /// stream an unknown number of bytes is gone, so treat it as the end of the conversation.
 /// Otherwise recvmsg(2)'s errno, e.g. EAGAIN on an empty non-blocking socket.
-template <std::size_t N, socket_type Type, socket_domain Domain,
+template <std::size_t N, socket_type Type, carries_ancillary_data Domain,
           class Buffer = std::span<std::byte>>
-requires writable_byte_range<Buffer>
+requires receive_buffer<Buffer>
 [[nodiscard, gnu::always_inline]] inline result<received<inplace_fd_vector<N>>> receive_with_fds(
     socket<Type, Domain>& sock, Buffer&& buffer, fd_receive_options options = {}) noexcept {
-  static_assert(detail::require_unix_domain<Domain>());
   static_assert(N >= 1 && N <= max_fds_per_message,
                 "sockpair: receive_with_fds<N> needs 1 <= N <= max_fds_per_message (253)");
   // Built where the caller gets it and returned by name: the descriptors land in place and
@@ -456,12 +455,11 @@ requires writable_byte_range<Buffer>
 /// elements are assigned the received descriptors (whatever they owned before is closed)
 /// and the result's `fds` views them. More descriptors than `storage.size()` is
 /// `errc::control_truncated`.
-template <socket_type Type, socket_domain Domain, class Buffer = std::span<std::byte>>
-requires writable_byte_range<Buffer>
+template <socket_type Type, carries_ancillary_data Domain, class Buffer = std::span<std::byte>>
+requires receive_buffer<Buffer>
 [[nodiscard]] inline result<received<std::span<unique_fd>>> receive_with_fds(
     socket<Type, Domain>& sock, Buffer&& buffer, std::span<unique_fd> storage,
     fd_receive_options options = {}) noexcept {
-  static_assert(detail::require_unix_domain<Domain>());
   if (storage.size() > max_fds_per_message) {
     storage = storage.first(max_fds_per_message);
   }
@@ -479,11 +477,10 @@ requires writable_byte_range<Buffer>
 
 /// As above, accepting up to `max_fds_per_message` descriptors into a `std::vector` sized
 /// to what arrived (it allocates only when descriptors arrive).
-template <socket_type Type, socket_domain Domain, class Buffer = std::span<std::byte>>
-requires writable_byte_range<Buffer>
+template <socket_type Type, carries_ancillary_data Domain, class Buffer = std::span<std::byte>>
+requires receive_buffer<Buffer>
 [[nodiscard]] inline result<received<std::vector<unique_fd>>> receive_with_fds(
     socket<Type, Domain>& sock, Buffer&& buffer, fd_receive_options options = {}) noexcept {
-  static_assert(detail::require_unix_domain<Domain>());
   auto got = receive_with_fds<max_fds_per_message>(sock, writable_bytes_of(buffer), options);
   if (!got) {
     return got.assume_error();

@@ -38,6 +38,7 @@
 namespace sockpair {
 
 template <socket_type Type, socket_domain Domain>
+requires pairable<Domain, Type>
 class socket_pair;
 
 /// Which direction(s) `socket::shutdown()` closes.
@@ -78,9 +79,8 @@ enum class readiness {
 /// `Type` and `Domain` are fixed at compile time, so a function that takes a
 /// `socket<seqpacket>&` cannot be handed a stream by mistake.
 template <socket_type Type, socket_domain Domain = unix_domain>
+requires pairable<Domain, Type>
 class socket {
-  static_assert(detail::require_pairable<Domain, Type>());
-
  public:
   using type = Type;
   using domain = Domain;
@@ -223,7 +223,8 @@ class socket {
   // ---- Receiving ----------------------------------------------------------------------------
 
   /// Stream: one recv(2); the count may be short, and 0 means the peer shut down its writing
-  /// side (orderly EOF).
+  /// side (orderly EOF). An empty `buffer` fails with EINVAL (std::errc::invalid_argument)
+  /// and consumes nothing: its 0 would be indistinguishable from the end of the stream.
   [[nodiscard]] result<std::size_t> receive(std::span<std::byte> buffer) noexcept
       requires(!Type::message_oriented) {
     return detail::receive_some(native_handle(), buffer);
@@ -248,13 +249,14 @@ class socket {
 
   /// `receive` into any writable byte range, in place.
   template <class R>
-  requires writable_byte_range<R>
+  requires receive_buffer<R>
   [[nodiscard]] result<std::size_t> receive(R&& buffer) noexcept {
     return receive(writable_bytes_of(buffer));
   }
 
   /// Scatter: one recvmsg(2) filling the buffers in order. Stream: as `receive` (a short
-  /// count, 0 at EOF), into at most the first `max_io_buffers` buffers. Message socket: one
+  /// count, 0 at EOF, EINVAL for no room at all), into at most the first `max_io_buffers`
+  /// buffers. Message socket: one
   /// whole message spread over the buffers, as `receive`; more than `max_io_buffers`
   /// buffers fail with EMSGSIZE and receive nothing.
   [[nodiscard]] result<std::size_t> receive(
@@ -314,14 +316,14 @@ class socket {
 
   /// `receive_exact` into any writable byte range, in place.
   template <class R>
-  requires writable_byte_range<R>
+  requires receive_buffer<R>
   [[nodiscard]] result<std::size_t> receive_exact(R&& buffer, std::size_t& done) noexcept
       requires(!Type::message_oriented) {
     return receive_exact(writable_bytes_of(buffer), done);
   }
 
   template <class R>
-  requires writable_byte_range<R>
+  requires receive_buffer<R>
   [[nodiscard]] result<std::size_t> receive_exact(R&& buffer) noexcept
       requires(!Type::message_oriented) {
     return receive_exact(writable_bytes_of(buffer));
@@ -354,7 +356,7 @@ class socket {
   }
 
   template <class R>
-  requires writable_byte_range<R>
+  requires receive_buffer<R>
   [[nodiscard]] result<message_info> receive_message(R&& buffer) noexcept
       requires(Type::message_oriented) {
     return receive_message(writable_bytes_of(buffer));
@@ -369,7 +371,7 @@ class socket {
   // ---- Looking without consuming ------------------------------------------------------------
 
   /// Stream: copies what one recv(2) would return into `buffer`, leaving it queued (MSG_PEEK).
-  /// 0 means EOF.
+  /// 0 means EOF. An empty `buffer` fails with EINVAL, as `receive` does.
   [[nodiscard]] result<std::size_t> peek(std::span<std::byte> buffer) noexcept
       requires(!Type::message_oriented) {
     return detail::receive_some(native_handle(), buffer, MSG_PEEK);
@@ -394,7 +396,7 @@ class socket {
   }
 
   template <class R>
-  requires writable_byte_range<R>
+  requires receive_buffer<R>
   [[nodiscard]] auto peek(R&& buffer) noexcept { return peek(writable_bytes_of(buffer)); }
 
   /// Message socket: waits for the next message (as a receive would) and returns its size

@@ -35,9 +35,8 @@ struct pair_options {
 /// Two connected sockets of the same type and domain. Destructure it to use the ends:
 /// `auto [a, b] = std::move(pair)`; each end then owns its descriptor.
 template <socket_type Type, socket_domain Domain = unix_domain>
+requires pairable<Domain, Type>
 class socket_pair {
-  static_assert(detail::require_pairable<Domain, Type>());
-
  public:
   using end_type = socket<Type, Domain>;
 

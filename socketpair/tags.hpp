@@ -87,29 +87,32 @@ struct tipc_domain {
 template <class D>
 concept socket_domain = std::same_as<D, unix_domain> || std::same_as<D, tipc_domain>;
 
-/// True when socketpair(2) can make a pair of `Type` sockets in `Domain`.
-template <class Domain, class Type>
-concept pairable = socket_domain<Domain> && socket_type<Type> && Domain::template pairs_with<Type>;
-
 namespace detail {
 
-// Instantiated by socket and socket_pair: turns an unsupported combination into a message
-// that names the problem and the fix, instead of a bare constraint failure.
-template <socket_domain Domain, socket_type Type>
-consteval bool require_pairable() {
-  static_assert(!std::same_as<Type, raw>,
-                "sockpair: raw sockets cannot be paired: socketpair(2) has no SOCK_RAW pairs "
-                "(Linux silently turns an AF_UNIX raw pair into SOCK_DGRAM). "
-                "Use sockpair::dgram instead.");
-  static_assert(!(std::same_as<Domain, unix_domain> && std::same_as<Type, rdm>),
-                "sockpair: AF_UNIX has no SOCK_RDM (socketpair(2) fails with "
-                "ESOCKTNOSUPPORT). rdm pairs exist only in sockpair::tipc_domain.");
-  static_assert(pairable<Domain, Type>,
-                "sockpair: socketpair(2) cannot pair this (domain, type): AF_UNIX pairs "
-                "stream, dgram and seqpacket; AF_TIPC (Linux >= 4.12) pairs stream, dgram, "
-                "seqpacket and rdm.");
-  return true;
-}
+// The reasons a (domain, type) cannot be paired, one per line: a compiler that refuses a pair
+// prints the line of the condition that failed, comment included, so each comment is the
+// error message.
+template <class Domain, class Type>
+inline constexpr bool not_raw = !std::same_as<Type, raw>;
+template <class Domain, class Type>
+inline constexpr bool not_unix_rdm =
+    !(std::same_as<Domain, unix_domain> && std::same_as<Type, rdm>);
+template <class Domain, class Type>
+inline constexpr bool domain_pairs_type = Domain::template pairs_with<Type>;
 
 }  // namespace detail
+
+/// True when socketpair(2) can make a pair of `Type` sockets in `Domain`. `socket` and
+/// `socket_pair` are constrained by it, so generic code can ask (`requires {
+/// socket_pair<T>::create(); }` is false for what cannot be paired), and a direct use is
+/// refused with the reason: a compiler prints the line of the condition that failed, and the
+/// comment on that line is the message (hence no clang-format here).
+// clang-format off
+template <class Domain, class Type>
+concept pairable = socket_domain<Domain> && socket_type<Type> &&
+    detail::not_raw<Domain, Type> &&  // sockpair: raw sockets cannot be paired: socketpair(2) has no SOCK_RAW pairs (Linux silently makes SOCK_DGRAM). Use sockpair::dgram
+    detail::not_unix_rdm<Domain, Type> &&  // sockpair: AF_UNIX has no SOCK_RDM (ESOCKTNOSUPPORT): rdm pairs exist only in sockpair::tipc_domain
+    detail::domain_pairs_type<Domain, Type>;  // sockpair: socketpair(2) cannot pair this: AF_UNIX pairs stream, dgram, seqpacket; AF_TIPC (Linux >= 4.12) also rdm
+// clang-format on
+
 }  // namespace sockpair

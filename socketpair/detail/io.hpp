@@ -50,10 +50,14 @@ template <class = void>  // instantiated on first use (see above)
   return static_cast<std::size_t>(n);
 }
 
-/// One recv(2) on a byte stream; 0 means orderly EOF (or an empty buffer).
+/// One recv(2) on a byte stream; 0 means orderly EOF. An empty buffer fails with EINVAL and
+/// receives nothing: recv(2) would return 0 for it, the end-of-stream value, with data queued.
 template <class = void>  // instantiated on first use (see above)
 [[nodiscard]] result<std::size_t> receive_some(int fd, std::span<std::byte> buffer,
                                                int flags = 0) noexcept {
+  if (buffer.empty()) [[unlikely]] {
+    return invalid_argument_error();
+  }
   const ssize_t n = recv_restarting(fd, buffer, 0, flags);
   if (n < 0) {
     return last_errno_code();
@@ -201,7 +205,8 @@ template <class = void>  // instantiated on first use (see above)
 }
 
 /// One recvmsg(2) on a byte stream into `buffers` past their first `skip` bytes (at most the
-/// first max_iov buffers are filled). 0 means orderly EOF (or no room).
+/// first max_iov buffers are filled). 0 means orderly EOF; no room at all fails with EINVAL,
+/// as `receive_some` does.
 template <class = void>  // instantiated on first use (see above)
 [[nodiscard]] result<std::size_t> receive_scatter(int fd,
                                                   std::span<const std::span<std::byte>> buffers,
@@ -209,6 +214,9 @@ template <class = void>  // instantiated on first use (see above)
   io_vector iov;
   if (!iov.assign(buffers, skip, max_iov)) {
     return errno_code(ENOMEM);
+  }
+  if (iov.bytes() == 0) [[unlikely]] {
+    return invalid_argument_error();
   }
   msghdr msg{};
   msg.msg_iov = iov.data();
