@@ -302,6 +302,40 @@ TEST(InjectedClose, ErrorsAreReportedOnceAndTheCloseNeverRetried) {
   }
 }
 
+// ---- adopt() ---------------------------------------------------------------------------------
+
+// `socket::adopt` owns the descriptor it is given: when checking its kind fails (SO_TYPE is
+// asked first, then SO_DOMAIN), the error comes back unchanged and the descriptor is closed.
+TEST(InjectedAdopt, AFailedKindCheckReportsTheErrorAndClosesTheDescriptor) {
+  for (const std::size_t failing : {0U, 1U}) {  // the SO_TYPE query, then the SO_DOMAIN one
+    const auto report = sc::run_in_child(
+        [](sc::child_context& child) -> std::string {
+          int fds[2] = {-1, -1};
+          if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+            return "socketpair";
+          }
+          const unique_fd keep(fds[1]);
+          const std::set<int> before = open_fds();
+          sc::filter f;
+          f.notify(SYS_getsockopt, {sc::arg_equals(0, fds[0])});
+          if (!child.install(f)) {
+            return "install";
+          }
+          verdict v;
+          auto adopted = socket<stream>::adopt(unique_fd(fds[0]));
+          v.expect_eq(adopted ? std::error_code() : adopted.error(), errno_code(ENOBUFS),
+                      "adopt()'s error");
+          std::set<int> expected = before;
+          expected.erase(fds[0]);
+          v.expect(open_fds() == expected, "the descriptor is still open");
+          return v.text();
+        },
+        {.pass_first = failing, .error = ENOBUFS});
+    EXPECT_TRUE(report.passed()) << failing << ": " << report.describe();
+    EXPECT_EQ(report.calls.size(), failing + 1) << failing;
+  }
+}
+
 // ---- The I/O calls, failing in the middle ----------------------------------------------------
 
 class InjectedIoError : public ::testing::TestWithParam<int> {

@@ -221,7 +221,7 @@ sc::filter recorder(std::initializer_list<int> fds) {
     for (const long nr :
          {long{SYS_sendto}, long{SYS_recvfrom}, long{SYS_sendmsg}, long{SYS_recvmsg},
           long{SYS_sendmmsg}, long{SYS_recvmmsg}, long{SYS_fcntl}, long{SYS_getsockopt},
-          long{SYS_setsockopt}, long{SYS_ioctl}, long{SYS_close}}) {
+          long{SYS_setsockopt}, long{SYS_ioctl}, long{SYS_shutdown}, long{SYS_close}}) {
       f.notify(nr, {sc::arg_equals(0, fd)});
     }
   }
@@ -254,6 +254,8 @@ std::string name_of(long nr) {
       return "setsockopt";
     case SYS_ioctl:
       return "ioctl";
+    case SYS_shutdown:
+      return "shutdown";
     case SYS_close:
       return "close";
     default:
@@ -348,29 +350,43 @@ TEST(SystemCallsPerCall, EachCallMakesTheCallsItsEntrySays) {
     }
     step();  // 17
     expect(a.wait_readable(std::chrono::milliseconds(0)).has_value(), "wait_readable");
-    step();  // 18: the four sockets close as the body returns
+    step();  // 18
+    expect(p.send(std::span<const std::byte>()).has_value(), "empty message");
+    auto empty = q.receive_message(in);
+    expect(empty && empty.value().size == 0 && !empty.value().end_of_stream, "empty message");
+    step();  // 19
+    expect(p.shutdown(sockpair::shutdown_how::write).has_value(), "shutdown");
+    step();  // 20
+    auto end = q.receive_message(in);
+    expect(end && end.value().end_of_stream, "end of stream");
+    step();  // 21: the four sockets close as the body returns
     return failures;
   });
   ASSERT_TRUE(report.passed()) << report.describe();
   const std::vector<std::string> expected = {
-      "",                         // before the first step
-      "sendto",                   // send
-      "recvfrom",                 // receive
-      "sendto",                   // send_all of what fits
-      "recvfrom",                 // receive_exact of what is there
-      "sendmsg",                  // send_with_fds
-      "recvmsg",                  // receive_with_fds
-      "sendto",                   // seqpacket send
-      "recvmsg",                  // seqpacket receive (MSG_TRUNC tells truncation)
-      "sendto",                   // seqpacket send
-      "recvmsg recvmsg",          // receive_message: a zero-copy peek, then the receive
-      "sendto recvmsg",           // seqpacket send, next_message_size (a zero-copy peek)
-      "recvmsg",                  // seqpacket receive
-      "sendmmsg",                 // send_batch of 3
-      "recvmmsg",                 // receive_batch of 3 queued
-      "sendto",                   // frame write + flush of one small frame
-      "recvfrom",                 // frame read
-      "poll",                     // wait_readable
+      "",                 // before the first step
+      "sendto",           // send
+      "recvfrom",         // receive
+      "sendto",           // send_all of what fits
+      "recvfrom",         // receive_exact of what is there
+      "sendmsg",          // send_with_fds
+      "recvmsg",          // receive_with_fds
+      "sendto",           // seqpacket send
+      "recvmsg",          // seqpacket receive (MSG_TRUNC tells truncation)
+      "sendto",           // seqpacket send
+      "recvmsg recvmsg",  // receive_message: a zero-copy peek, then the receive
+      "sendto recvmsg",   // seqpacket send, next_message_size (a zero-copy peek)
+      "recvmsg",          // seqpacket receive
+      "sendmmsg",         // send_batch of 3
+      "recvmmsg",         // receive_batch of 3 queued
+      "sendto",           // frame write + flush of one small frame
+      "recvfrom",         // frame read
+      "poll",             // wait_readable
+      // An empty message: the peek returns 0, and poll(2) shows no shutdown.
+      "sendto recvmsg poll recvmsg", "shutdown",
+      // The end of the stream: the peek, the poll, then "up to four more system calls"
+      // (docs/reference.md): SO_PASSCRED read, turned on, the credentials peek, turned off.
+      "recvmsg poll getsockopt setsockopt recvmsg setsockopt",
       "close close close close",  // each socket's destructor, once each
   };
   EXPECT_EQ(calls_per_step(report), expected);
