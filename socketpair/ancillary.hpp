@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cerrno>
 #include <concepts>
 #include <cstddef>
 #include <cstring>
@@ -399,7 +400,7 @@ template <class Type, class Sink>
     int sock, std::span<std::byte> buffer, Sink& sink, std::span<std::byte> control,
     const fd_receive_options& options) noexcept {
   if (!Type::message_oriented && buffer.empty()) [[unlikely]] {
-    return ancillary_error(std::errc::invalid_argument);  // 0 would read as EOF
+    return ancillary_errno(EINVAL);  // 0 would read as EOF
   }
   return receive_with_control<Type::message_oriented>(sock, buffer, sink, control,
                                                       options.close_on_exec);

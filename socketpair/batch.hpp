@@ -28,6 +28,7 @@
 #include <sys/uio.h>
 
 #include <array>
+#include <cerrno>
 #include <cstddef>
 #include <span>
 #include <system_error>
@@ -71,7 +72,7 @@ struct basic_batch_per_message {
                                                    std::span<const std::span<std::byte>> buffers,
                                                    std::span<message_info> results) noexcept {
     if (results.size() < buffers.size()) {
-      return make_error_code(std::errc::invalid_argument);
+      return errno_code(EINVAL);
     }
     const std::size_t total = smaller_of(buffers.size(), max_batch_size);
     std::size_t done = 0;
@@ -134,7 +135,7 @@ struct basic_batch_syscalls {
                                                    std::span<const std::span<std::byte>> buffers,
                                                    std::span<message_info> results) noexcept {
     if (results.size() < buffers.size()) {
-      return make_error_code(std::errc::invalid_argument);
+      return errno_code(EINVAL);
     }
     const std::size_t total = smaller_of(buffers.size(), max_batch_size);
     std::size_t done = 0;

@@ -31,6 +31,7 @@
 
 #include <array>
 #include <bit>
+#include <cerrno>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -105,7 +106,7 @@ class fd_stream {
       std::span<const std::span<const std::byte>> buffers) const noexcept {
     detail::io_vector parts;
     if (!parts.assign(buffers, 0, detail::max_iov)) {
-      return make_error_code(std::errc::not_enough_memory);
+      return errno_code(ENOMEM);
     }
     const ssize_t n = detail::retry_on_eintr(
         [&] { return ::writev(fd_, parts.data(), static_cast<int>(parts.size())); });
@@ -268,7 +269,7 @@ class frame_writer {
         return sent.assume_error();
       }
       if (sent.assume_value() == 0) {
-        return make_error_code(std::errc::io_error);  // a stream that breaks its contract
+        return errno_code(EIO);  // a stream that breaks its contract
       }
       begin_ += sent.assume_value();
     }

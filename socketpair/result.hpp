@@ -96,7 +96,11 @@ using result = outcome::basic_result<T, std::error_code, detail::result_policy>;
 /// The success value of `result<void>`: `return sockpair::success();`.
 using outcome::success;
 
-/// `errno` as a `std::error_code` in `std::system_category()`.
+/// `errno` as a `std::error_code` in `std::system_category()`: how the library builds every
+/// errno-valued error, the kernel's and its own alike (EINVAL for a bad argument, ENOMEM,
+/// ...), so that one errno is one `std::error_code` and `==` between two of them holds.
+/// Never `make_error_code(std::errc::...)`, which is generic_category and compares unequal
+/// (tests/error_category_scan_test.sh keeps the headers to this).
 [[nodiscard]] inline std::error_code errno_code(int err) noexcept {
   return {err, std::system_category()};
 }

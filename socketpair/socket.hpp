@@ -207,8 +207,8 @@ class socket {
                                              std::size_t& done) noexcept
       requires(!Type::message_oriented) {
     // A send that moves nothing with bytes left cannot happen; were it to, EIO, not a spin.
-    return detail::transfer_all(detail::total_size(buffers), done,
-                                make_error_code(std::errc::io_error), [&](std::size_t skip) {
+    return detail::transfer_all(detail::total_size(buffers), done, errno_code(EIO),
+                                [&](std::size_t skip) {
                                   return detail::send_gather(native_handle(), buffers, skip, false);
                                 });
   }

@@ -7,6 +7,7 @@
 #include <socketpair/detail/config.hpp>
 #include <socketpair/result.hpp>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstring>
 #include <new>
@@ -43,7 +44,7 @@ class byte_buffer {
     // NOLINTNEXTLINE(cppcoreguidelines-owning-memory): no gsl::owner in this project
     auto* bigger = new (std::nothrow) std::byte[capacity];
     if (bigger == nullptr) {
-      return make_error_code(std::errc::not_enough_memory);
+      return errno_code(ENOMEM);
     }
     if (keep > 0) {
       std::memcpy(bigger, data_, keep);

@@ -104,8 +104,8 @@ struct control_buffer {
 [[gnu::cold, gnu::noinline]] inline std::error_code ancillary_error(errc e) noexcept {
   return make_error_code(e);
 }
-[[gnu::cold, gnu::noinline]] inline std::error_code ancillary_error(std::errc e) noexcept {
-  return make_error_code(e);
+[[gnu::cold, gnu::noinline]] inline std::error_code ancillary_errno(int value) noexcept {
+  return errno_code(value);
 }
 [[gnu::cold, gnu::noinline]] inline std::error_code ancillary_errno() noexcept {
   return last_errno_code();
@@ -166,12 +166,12 @@ template <bool MessageOriented, class Fd>
   }
   if constexpr (!has_scm_credentials) {
     if (credentials != nullptr) {
-      return ancillary_error(std::errc::not_supported);
+      return ancillary_errno(ENOTSUP);
     }
   }
   if (!MessageOriented && data.empty() && (!fds.empty() || credentials != nullptr)) [[unlikely]] {
     // A zero-byte stream send queues nothing, so the ancillary data would vanish.
-    return ancillary_error(std::errc::invalid_argument);
+    return ancillary_errno(EINVAL);
   }
 
   control_buffer<send_control_space(scm_max_fd, true)> control;

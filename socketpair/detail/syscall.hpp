@@ -192,7 +192,7 @@ template <class F>
 }
 
 [[nodiscard, gnu::cold, gnu::noinline]] inline std::error_code invalid_argument_error() noexcept {
-  return make_error_code(std::errc::invalid_argument);
+  return errno_code(EINVAL);
 }
 
 /// A syscall's "-1 and errno" convention as a `result<void>`.
