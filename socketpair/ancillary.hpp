@@ -476,8 +476,33 @@ requires receive_buffer<Buffer>
                                         sink.sender()};
 }
 
+namespace detail {
+
+// Makes room for `count` more descriptors in `fds`: false when memory ran out. With
+// exceptions, the allocator's std::bad_alloc is caught here. Under -fno-exceptions
+// std::allocator has no way to fail softly (operator new still throws, and the exception ends
+// the program); that build reports nothing here and terminates like any std::vector would.
+[[nodiscard]] inline bool try_reserve(std::vector<unique_fd>& fds, std::size_t count) noexcept {
+#if defined(__cpp_exceptions)
+  try {
+    fds.reserve(count);
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
+#else
+  fds.reserve(count);
+#endif
+  return true;
+}
+
+}  // namespace detail
+
 /// As above, accepting up to `max_fds_per_message` descriptors into a `std::vector` sized
-/// to what arrived (it allocates only when descriptors arrive).
+/// to what arrived (it allocates only when descriptors arrive). If that allocation fails, the
+/// call fails with ENOMEM and every descriptor that arrived is closed (the bytes were
+/// consumed). Under -fno-exceptions an allocation failure cannot be caught and ends the
+/// program, as any std::vector's does: where that matters, use the two overloads above,
+/// which never allocate.
 template <socket_type Type, carries_ancillary_data Domain, class Buffer = std::span<std::byte>>
 requires receive_buffer<Buffer>
 [[nodiscard]] inline result<received<std::vector<unique_fd>>> receive_with_fds(
@@ -488,7 +513,9 @@ requires receive_buffer<Buffer>
   }
   received<inplace_fd_vector<max_fds_per_message>>& in = got.assume_value();
   received<std::vector<unique_fd>> out{in.size, {}, in.credentials};
-  out.fds.reserve(in.fds.size());
+  if (!detail::try_reserve(out.fds, in.fds.size())) {
+    return errno_code(ENOMEM);  // `got` closes the descriptors on the way out
+  }
   for (unique_fd& fd : in.fds) {
     out.fds.push_back(std::move(fd));
   }

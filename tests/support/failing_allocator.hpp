@@ -50,7 +50,7 @@ class failing_allocations {
 
 }  // namespace sockpair::testing
 
-// NOLINTBEGIN(cppcoreguidelines-no-malloc,cppcoreguidelines-owning-memory,misc-new-delete-overloads)
+// NOLINTBEGIN(cppcoreguidelines-no-malloc,cppcoreguidelines-owning-memory,misc-new-delete-overloads,misc-definitions-in-headers)
 void* operator new(std::size_t size) {
   if (void* p = sockpair::testing::detail::allocate_or_fail(size)) {
     return p;
@@ -70,4 +70,4 @@ void operator delete(void* p, std::size_t /*size*/) noexcept { std::free(p); }
 void operator delete[](void* p, std::size_t /*size*/) noexcept { std::free(p); }
 void operator delete(void* p, const std::nothrow_t& /*tag*/) noexcept { std::free(p); }
 void operator delete[](void* p, const std::nothrow_t& /*tag*/) noexcept { std::free(p); }
-// NOLINTEND(cppcoreguidelines-no-malloc,cppcoreguidelines-owning-memory,misc-new-delete-overloads)
+// NOLINTEND(cppcoreguidelines-no-malloc,cppcoreguidelines-owning-memory,misc-new-delete-overloads,misc-definitions-in-headers)
