@@ -10,6 +10,13 @@ def compile_fail_test(name, src, expect, copts = [], **kwargs):
     A snippet that mentions SOCKPAIR_POSITIVE_CONTROL is compiled a second time with that
     macro defined, and that compile must succeed: the control shows that the refusal comes
     from the misuse itself, not from a typo or a missing include in the snippet.
+
+    Args:
+      name: the test's name.
+      src: the C++ snippet (.cpp) that must not compile.
+      expect: text the compiler's message must contain.
+      copts: extra compiler flags for both compiles.
+      **kwargs: passed to the sh_test (tags, size, ...).
     """
     log = name + ".compile.log"
     compile = "$(CC) -x c++ -std=c++20 -fsyntax-only -I$(GENDIR)/socketpair/include " + " ".join(copts)

@@ -70,6 +70,9 @@ cc_library(
 )
 """
 
+# A WORKSPACE setup macro, called once with no arguments (as rules_foo_dependencies() are):
+# it defines repositories, not targets, so it has no `name`.
+# buildifier: disable=unnamed-macro
 def socketpair_dependencies():
     """Adds `@boost.outcome`, the library's only dependency, unless already defined."""
     if _missing("boost.outcome"):
@@ -79,6 +82,9 @@ def socketpair_dependencies():
             build_file_content = _BOOST_OUTCOME_BUILD,
         )
 
+# A WORKSPACE setup macro, called once with no arguments (as rules_foo_dependencies() are):
+# it defines repositories, not targets, so it has no `name`.
+# buildifier: disable=unnamed-macro
 def socketpair_dev_dependencies():
     """Adds `@googletest` and `@google_benchmark` for tests and benchmarks, unless defined."""
     if _missing("googletest"):
@@ -138,6 +144,9 @@ filegroup(name = "lcov_merger", visibility = ["//visibility:public"])
 
 _coverage_tools_shim = repository_rule(implementation = _coverage_tools_shim_impl, local = True)
 
+# A WORKSPACE setup macro, called once with no arguments (as rules_foo_dependencies() are):
+# it defines repositories, not targets, so it has no `name`.
+# buildifier: disable=unnamed-macro
 def socketpair_offline_shims():
     """Adds `@rules_cc`, `@rules_java` and `@remote_coverage_tools` for offline Bazel 4.2.3.
 
