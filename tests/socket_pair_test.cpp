@@ -13,7 +13,7 @@
 #include <utility>
 
 #include "tests/support/fds.hpp"
-#include "tests/support/tipc.hpp"
+#include "tests/support/environment.hpp"
 
 namespace {
 
