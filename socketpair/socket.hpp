@@ -20,6 +20,7 @@
 #include <socketpair/detail/io.hpp>
 #include <socketpair/detail/options.hpp>
 #include <socketpair/detail/readiness.hpp>
+#include <socketpair/detail/tipc.hpp>
 #include <socketpair/error.hpp>
 #include <socketpair/result.hpp>
 #include <socketpair/tags.hpp>
@@ -33,6 +34,7 @@
 #include <concepts>
 #include <cstddef>
 #include <span>
+#include <type_traits>
 #include <utility>
 
 namespace sockpair {
@@ -227,6 +229,9 @@ class socket {
   /// and consumes nothing: its 0 would be indistinguishable from the end of the stream.
   [[nodiscard]] result<std::size_t> receive(std::span<std::byte> buffer) noexcept
       requires(!Type::message_oriented) {
+    if constexpr (tipc) {
+      return tipc_end_as(detail::receive_some(native_handle(), buffer), std::size_t{0});
+    }
     return detail::receive_some(native_handle(), buffer);
   }
 
@@ -239,6 +244,11 @@ class socket {
       requires(Type::message_oriented) {
     auto extent = detail::receive_one_message(native_handle(), buffer);
     if (!extent) {
+      if constexpr (tipc) {
+        if (ends_tipc_stream(extent.assume_error())) {
+          return std::size_t{0};
+        }
+      }
       return extent.assume_error();
     }
     if (extent.assume_value().truncated) {
@@ -270,6 +280,8 @@ class socket {
         return make_error_code(errc::message_truncated);
       }
       return extent.assume_value().stored;
+    } else if constexpr (tipc) {
+      return tipc_end_as(detail::receive_scatter(native_handle(), buffers, 0), std::size_t{0});
     } else {
       return detail::receive_scatter(native_handle(), buffers, 0);
     }
@@ -297,6 +309,11 @@ class socket {
           done = moved;
           if (n == 0) {
             return detail::unexpected_eof_error();
+          }
+          if constexpr (tipc) {
+            if (detail::tipc_error_means_end(errno)) {
+              return detail::unexpected_eof_error();
+            }
           }
           return last_errno_code();
         }
@@ -334,9 +351,15 @@ class socket {
   [[nodiscard]] result<std::size_t> receive_exact(std::span<const std::span<std::byte>> buffers,
                                                   std::size_t& done) noexcept
       requires(!Type::message_oriented) {
-    return detail::transfer_all(
-        detail::total_size(buffers), done, make_error_code(errc::unexpected_eof),
-        [&](std::size_t skip) { return detail::receive_scatter(native_handle(), buffers, skip); });
+    return detail::transfer_all(detail::total_size(buffers), done,
+                                make_error_code(errc::unexpected_eof), [&](std::size_t skip) {
+                                  if constexpr (tipc) {
+                                    return tipc_end_as(
+                                        detail::receive_scatter(native_handle(), buffers, skip),
+                                        std::size_t{0});
+                                  }
+                                  return detail::receive_scatter(native_handle(), buffers, skip);
+                                });
   }
 
   [[nodiscard]] result<std::size_t> receive_exact(
@@ -374,6 +397,9 @@ class socket {
   /// 0 means EOF. An empty `buffer` fails with EINVAL, as `receive` does.
   [[nodiscard]] result<std::size_t> peek(std::span<std::byte> buffer) noexcept
       requires(!Type::message_oriented) {
+    if constexpr (tipc) {
+      return tipc_end_as(detail::receive_some(native_handle(), buffer, MSG_PEEK), std::size_t{0});
+    }
     return detail::receive_some(native_handle(), buffer, MSG_PEEK);
   }
 
@@ -383,7 +409,17 @@ class socket {
       requires(Type::message_oriented) {
     auto extent = detail::receive_one_message(native_handle(), buffer, MSG_PEEK);
     if (!extent) {
+      if constexpr (tipc) {
+        if (ends_tipc_stream(extent.assume_error())) {
+          return message_info{0, 0, true};
+        }
+      }
       return extent.assume_error();
+    }
+    if constexpr (tipc) {
+      if (extent.assume_value().message_size == 0) {
+        return message_info{0, 0, true};  // TIPC delivers no empty message: a 0 is the end
+      }
     }
     if (extent.assume_value().message_size == 0) {
       auto end = detail::zero_means_end_of_stream(native_handle(), exact_end_of_stream);
@@ -403,15 +439,30 @@ class socket {
   /// without copying or consuming it, to size a buffer. Fails with `errc::unexpected_eof` if
   /// the stream ends instead. On Linux; elsewhere the size is a lower bound.
   [[nodiscard]] result<std::size_t> next_message_size() noexcept requires(Type::message_oriented) {
+    if constexpr (tipc) {
+      return detail::tipc_peek_next_message(native_handle(), true);  // peeks it whole
+    }
     return detail::peek_next_message(native_handle(), exact_end_of_stream);
   }
 
   // ---- Closing a direction ------------------------------------------------------------------
 
+  /// What `shutdown` takes: a `shutdown_how`; on TIPC only the constant `shutdown_how::both`
+  /// (TIPC's shutdown(2) refuses the others with EINVAL): `read` or `write` fail to compile.
+  using shutdown_argument =
+      std::conditional_t<std::same_as<Domain, tipc_domain>,
+                         detail::both_directions_only<shutdown_how>, shutdown_how>;
+
   /// shutdown(2): after `write` (or `both`) the peer reads EOF, and may still answer if only
-  /// `write` was shut.
-  [[nodiscard]] result<void> shutdown(shutdown_how how) noexcept {
-    return detail::check(::shutdown(native_handle(), static_cast<int>(how)));
+  /// `write` was shut. TIPC: `both` only, and not on dgram or rdm sockets, which cannot shut
+  /// down (the kernel: ENOTCONN); see docs/io.md for what the peer then sees.
+  [[nodiscard]] result<void> shutdown(shutdown_argument how) noexcept
+      requires(!detail::tipc_dgram_and_rdm_cannot_shut_down<Type, Domain>) {
+    if constexpr (std::same_as<Domain, tipc_domain>) {
+      return detail::check(::shutdown(native_handle(), static_cast<int>(how.how)));
+    } else {
+      return detail::check(::shutdown(native_handle(), static_cast<int>(how)));
+    }
   }
 
   // ---- Readiness (poll(2)) ------------------------------------------------------------------
@@ -525,6 +576,31 @@ class socket {
   // On AF_UNIX, an empty message and the end of the stream are told apart exactly.
   static constexpr bool exact_end_of_stream = std::same_as<Domain, unix_domain>;
 
+  // TIPC's receives fail with ECONNRESET / ENOTCONN where AF_UNIX reports the end of the
+  // stream (detail/tipc.hpp); the branches on `tipc` compile away on AF_UNIX.
+  static constexpr bool tipc = std::same_as<Domain, tipc_domain>;
+
+  static bool ends_tipc_stream(const std::error_code& error) noexcept {
+    return error.category() == std::system_category() &&
+           detail::tipc_error_means_end(error.value());
+  }
+
+  static result<std::size_t> tipc_end_as(result<std::size_t> got, std::size_t end) noexcept {
+    if (!got && ends_tipc_stream(got.assume_error())) {
+      return end;
+    }
+    return got;
+  }
+
+  // The size of the next message without consuming it; `errc::unexpected_eof` at the end.
+  // TIPC: only whether one is there (a 1-byte peek; TIPC refuses a 0-byte one).
+  result<std::size_t> peek_next_message() noexcept {
+    if constexpr (tipc) {
+      return detail::tipc_peek_next_message(native_handle(), false);
+    }
+    return detail::peek_next_message(native_handle(), exact_end_of_stream);
+  }
+
   explicit socket(unique_fd fd) noexcept : fd_(std::move(fd)) {}
 
   static result<readiness> as_readiness(result<bool> ready) noexcept {
@@ -546,7 +622,7 @@ class socket {
       return errno_code(ENOMEM);
     }
     if (tell_end) {
-      auto next = detail::peek_next_message(native_handle(), exact_end_of_stream);
+      auto next = peek_next_message();
       if (!next) {
         if (next.assume_error() == errc::unexpected_eof) {
           return message_info{0, 0, true};
@@ -556,6 +632,11 @@ class socket {
     }
     auto extent = detail::receive_one_message(native_handle(), iov.data(), iov.size(), iov.bytes());
     if (!extent) {
+      if constexpr (tipc) {
+        if (ends_tipc_stream(extent.assume_error())) {
+          return message_info{0, 0, true};
+        }
+      }
       return extent.assume_error();
     }
     return message_info{extent.assume_value().stored, extent.assume_value().message_size, false};
