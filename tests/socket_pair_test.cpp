@@ -12,8 +12,8 @@
 #include <string>
 #include <utility>
 
-#include "tests/support/fds.hpp"
 #include "tests/support/environment.hpp"
+#include "tests/support/fds.hpp"
 
 namespace {
 
