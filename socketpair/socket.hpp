@@ -106,6 +106,9 @@ class socket {
     if (!kind) {
       return kind.assume_error();  // `fd` closes on the way out
     }
+    if (auto quiet = detail::suppress_sigpipe(fd.get()); !quiet) {  // SO_NOSIGPIPE, macOS < 11
+      return quiet.assume_error();
+    }
     return socket(std::move(fd));
   }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <socketpair/detail/config.hpp>
+#include <socketpair/detail/sigpipe.hpp>
 #include <socketpair/result.hpp>
 #include <socketpair/socket.hpp>
 #include <socketpair/tags.hpp>
@@ -65,6 +66,11 @@ class socket_pair {
       return last_errno_code();
     }
     socket_pair pair{end_type(unique_fd(fds[0])), end_type(unique_fd(fds[1]))};
+    for (const int fd : fds) {  // SO_NOSIGPIPE where MSG_NOSIGNAL is missing; else nothing
+      if (auto quiet = detail::suppress_sigpipe(fd); !quiet) {
+        return quiet.assume_error();  // `pair` closes both ends
+      }
+    }
 #if !(defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK))
     for (const int fd : fds) {
       if (options.close_on_exec && ::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <socketpair/detail/config.hpp>
+#include <socketpair/detail/sigpipe.hpp>
 #include <socketpair/detail/syscall.hpp>
 #include <socketpair/error.hpp>
 #include <socketpair/result.hpp>
@@ -30,13 +31,8 @@ namespace sockpair::detail {
 // the umbrella header's 0.47 s with g++ 12). `template <class = void>` defers that to the
 // first call.
 
-// Writing to a pair whose peer is gone must return EPIPE, never raise SIGPIPE, and the
-// library must not change the process's signal dispositions to get there.
-#if defined(MSG_NOSIGNAL)
-inline constexpr int no_sigpipe = MSG_NOSIGNAL;
-#else
-inline constexpr int no_sigpipe = 0;  // macOS: SO_NOSIGPIPE is set on the socket instead
-#endif
+// Every send passes `no_sigpipe` (MSG_NOSIGNAL; detail/sigpipe.hpp says where SO_NOSIGPIPE is
+// set on the socket instead).
 
 /// One send(2); blocking calls interrupted by a signal are finished as `finish_interrupted`
 /// says (restarted, with the socket's send timeout still counting).
