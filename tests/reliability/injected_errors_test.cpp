@@ -88,6 +88,8 @@ std::string errno_name(int e) {
       return "EPIPE";
     case ECONNRESET:
       return "ECONNRESET";
+    case EIO:
+      return "EIO";
     default:
       return std::to_string(e);
   }
@@ -334,6 +336,81 @@ TEST(InjectedAdopt, AFailedKindCheckReportsTheErrorAndClosesTheDescriptor) {
     EXPECT_TRUE(report.passed()) << failing << ": " << report.describe();
     EXPECT_EQ(report.calls.size(), failing + 1) << failing;
   }
+}
+
+// ---- A send that moves nothing --------------------------------------------------------------
+
+// A stream send(2) of at least one byte never returns 0 on Linux; were one to (a kernel or an
+// `fd_stream` breaking its contract), a loop that adds the count and tries again would spin
+// forever. The library's stance (socket.hpp, on the gathered `send_all`; framing.hpp): EIO,
+// not a spin, with `done` still exact. The faked 0 is answered 1000 times, then the calls run
+// (and meet the full non-blocking socket's EAGAIN), so a loop that spins still ends.
+std::string zero_count_case(sc::child_context& child, bool gathered) {
+  auto pair = socket_pair<stream>::create({.nonblocking = true});
+  if (!pair) {
+    return "create";
+  }
+  auto& [a, b] = pair.value();
+  const std::vector<std::byte> data = pattern(1024 * kib, 11);
+  const std::span<const std::byte> all(data);
+  const std::array<std::span<const std::byte>, 2> parts = {all.first(100), all.subspan(100)};
+  sc::filter f;
+  f.notify(gathered ? SYS_sendmsg : SYS_sendto, {sc::arg_equals(0, a.native_handle())});
+  if (!child.install(f)) {
+    return "install";
+  }
+  verdict v;
+  const progress p = gathered
+                         ? send_all_from(a, std::span<const std::span<const std::byte>>(parts), 0)
+                         : send_all_from(a, all, 0);
+  v.expect_eq(p.error, errno_code(EIO), "send_all's error");
+  v.expect_eq(readable(b.native_handle()), p.done, "done against what the peer can read");
+  return v.text();
+}
+
+TEST(InjectedZeroCount, SendAllOfOneBufferFailsWithEioRatherThanSpin) {
+  const auto report =
+      sc::run_in_child([](sc::child_context& child) { return zero_count_case(child, false); },
+                       {.pass_first = 1, .fail_count = 1000, .returns = 0});
+  EXPECT_TRUE(report.passed()) << report.describe();
+  EXPECT_EQ(report.calls.size(), 2U) << "send calls made";
+}
+
+TEST(InjectedZeroCount, GatheredSendAllFailsWithEioRatherThanSpin) {
+  const auto report =
+      sc::run_in_child([](sc::child_context& child) { return zero_count_case(child, true); },
+                       {.pass_first = 1, .fail_count = 1000, .returns = 0});
+  EXPECT_TRUE(report.passed()) << report.describe();
+  EXPECT_EQ(report.calls.size(), 2U) << "send calls made";
+}
+
+TEST(InjectedZeroCount, FrameWriterFlushFailsWithEioRatherThanSpin) {
+  const auto report = sc::run_in_child(
+      [](sc::child_context& child) -> std::string {
+        auto pair = socket_pair<stream>::create({.nonblocking = true});
+        if (!pair) {
+          return "create";
+        }
+        auto& a = pair.value().first;
+        const std::vector<std::byte> frame = pattern(128, 12);
+        sc::filter f;
+        f.notify(SYS_sendto, {sc::arg_equals(0, a.native_handle())});
+        if (!child.install(f)) {
+          return "install";
+        }
+        verdict v;
+        sockpair::frame_writer writer(a);
+        v.expect(static_cast<bool>(writer.write(frame)), "write() buffers the frame");
+        auto flushed = writer.flush();
+        v.expect_eq(flushed ? std::error_code() : flushed.error(),
+                    errno_code(EIO), "flush()'s error");
+        v.expect_eq(writer.pending_bytes(), sockpair::frame_header_size + frame.size(),
+                    "pending_bytes");
+        return v.text();
+      },
+      {.pass_first = 0, .fail_count = 1000, .returns = 0});
+  EXPECT_TRUE(report.passed()) << report.describe();
+  EXPECT_EQ(report.calls.size(), 1U) << "send calls made";
 }
 
 // ---- The I/O calls, failing in the middle ----------------------------------------------------

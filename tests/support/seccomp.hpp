@@ -15,7 +15,8 @@
 //   never makes that call.
 // - `notify(nr)`: SECCOMP_RET_USER_NOTIF. The call waits while the test process decides, by
 //   counting, what it gets (see `injection_plan`): let through (the kernel runs it, with
-//   SECCOMP_USER_NOTIF_FLAG_CONTINUE), or failed with an errno.
+//   SECCOMP_USER_NOTIF_FLAG_CONTINUE), failed with an errno, or answered with a value
+//   without running.
 //
 // Conditions scope a rule to some calls only (all must hold), so that a sanitizer's own
 // system calls or the reporting pipe are never touched:
@@ -269,12 +270,17 @@ struct injection_plan {
   std::size_t pass_first = 0;
   int error = 0;
   std::size_t fail_count = std::numeric_limits<std::size_t>::max();
+  /// With `error == 0` and `returns >= 0`: the calls that would fail instead return this
+  /// value, without running (a send that "moved" 0 bytes, say: what a kernel that broke its
+  /// contract would do).
+  std::int64_t returns = -1;
 };
 
 /// One call a `notify` rule stopped, and what it got.
 struct notified_call {
   long nr = 0;
-  int error = 0;  // 0: it ran
+  int error = 0;       // 0: it ran, or returned a faked value
+  bool faked = false;  // it returned `injection_plan::returns` without running
   std::array<std::uint64_t, 6> args{};
 };
 
@@ -397,18 +403,21 @@ inline void answer(int listener, const injection_plan& plan, std::vector<notifie
     return;  // ENOENT: the caller was interrupted or died before we looked
   }
   const std::size_t index = calls.size();
-  const bool fail =
-      plan.error != 0 && index >= plan.pass_first && index - plan.pass_first < plan.fail_count;
+  const bool fail = (plan.error != 0 || plan.returns >= 0) && index >= plan.pass_first &&
+                    index - plan.pass_first < plan.fail_count;
   seccomp_notif_resp response{};
   response.id = request.id;
-  if (fail) {
+  if (fail && plan.error != 0) {
     response.error = -plan.error;
+  } else if (fail) {
+    response.val = plan.returns;  // error 0, no CONTINUE: the call returns this
   } else {
     response.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
   }
   notified_call record;
   record.nr = request.data.nr;
   record.error = fail ? plan.error : 0;
+  record.faked = fail && plan.error == 0;
   for (std::size_t i = 0; i < record.args.size(); ++i) {
     record.args[i] = request.data.args[i];
   }
