@@ -170,12 +170,17 @@ class socket {
     while (moved < data.size()) {
       ssize_t n =
           ::send(native_handle(), data.data() + moved, data.size() - moved, detail::no_sigpipe);
-      if (n < 0) {
-        if (errno == EINTR) {
+      if (n <= 0) {
+        if (n < 0 && errno == EINTR) {
           n = detail::finish_interrupted_send(native_handle(), data, moved, detail::no_sigpipe);
         }
-        if (n < 0) {
+        if (n <= 0) {
           done = moved;
+          if (n == 0) {
+            // A send of at least one byte that moves nothing cannot happen; were it to, EIO
+            // (as the gathered form), not a spin.
+            return detail::io_error();
+          }
           return last_errno_code();
         }
       }

@@ -191,6 +191,10 @@ template <class F>
   return make_error_code(errc::unexpected_eof);
 }
 
+[[nodiscard, gnu::cold, gnu::noinline]] inline std::error_code io_error() noexcept {
+  return errno_code(EIO);
+}
+
 [[nodiscard, gnu::cold, gnu::noinline]] inline std::error_code invalid_argument_error() noexcept {
   return errno_code(EINVAL);
 }

@@ -402,8 +402,8 @@ TEST(InjectedZeroCount, FrameWriterFlushFailsWithEioRatherThanSpin) {
         sockpair::frame_writer writer(a);
         v.expect(static_cast<bool>(writer.write(frame)), "write() buffers the frame");
         auto flushed = writer.flush();
-        v.expect_eq(flushed ? std::error_code() : flushed.error(),
-                    errno_code(EIO), "flush()'s error");
+        v.expect_eq(flushed ? std::error_code() : flushed.error(), errno_code(EIO),
+                    "flush()'s error");
         v.expect_eq(writer.pending_bytes(), sockpair::frame_header_size + frame.size(),
                     "pending_bytes");
         return v.text();
