@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -335,6 +336,53 @@ TEST(InjectedAdopt, AFailedKindCheckReportsTheErrorAndClosesTheDescriptor) {
         {.pass_first = failing, .error = ENOBUFS});
     EXPECT_TRUE(report.passed()) << failing << ": " << report.describe();
     EXPECT_EQ(report.calls.size(), failing + 1) << failing;
+  }
+}
+
+// ---- EINTR on a socket with a timeout ------------------------------------------------------
+
+// With a send or receive timeout, restarting after EINTR would re-arm the kernel's timer, so
+// the library retries without blocking (MSG_DONTWAIT), waiting in poll(2) in between
+// (docs/io.md). One injected EINTR shows it: the retry is the same call with MSG_DONTWAIT
+// added; without a timeout it is the same call, flags unchanged (checked by check_calls).
+TEST(InjectedEintrWithTimeout, TheRetryAddsMsgDontwait) {
+  for (const bool sending : {true, false}) {
+    const auto report = sc::run_in_child(
+        [sending](sc::child_context& child) -> std::string {
+          auto pair = socket_pair<stream>::create();
+          if (!pair) {
+            return "create";
+          }
+          auto& [a, b] = pair.value();
+          const std::vector<std::byte> data = pattern(64, 13);
+          if (!a.set_send_timeout(std::chrono::seconds(10)) ||
+              !b.set_receive_timeout(std::chrono::seconds(10))) {
+            return "timeouts";
+          }
+          if (!sending && ::send(a.native_handle(), data.data(), data.size(), 0) != 64) {
+            return "send";
+          }
+          sc::filter f;
+          f.notify(sending ? SYS_sendto : SYS_recvfrom,
+                   {sc::arg_equals(0, (sending ? a : b).native_handle())});
+          if (!child.install(f)) {
+            return "install";
+          }
+          verdict v;
+          std::vector<std::byte> in(data.size());
+          const progress p = sending ? send_all_from(a, data, 0)
+                                     : receive_exact_from(b, std::span<std::byte>(in), 0);
+          v.expect_eq(p.error, std::error_code(), "the call");
+          v.expect_eq(p.done, data.size(), "done");
+          return v.text();
+        },
+        {.pass_first = 0, .error = EINTR, .fail_count = 1});
+    ASSERT_TRUE(report.passed()) << report.describe();
+    ASSERT_EQ(report.calls.size(), 2U) << sending;
+    const auto flags = [](const sc::notified_call& c) { return static_cast<int>(c.args[3]); };
+    EXPECT_EQ(flags(report.calls[0]) & MSG_DONTWAIT, 0) << sending;
+    EXPECT_EQ(flags(report.calls[1]), flags(report.calls[0]) | MSG_DONTWAIT) << sending;
+    EXPECT_EQ(report.calls[1].args[2], report.calls[0].args[2]) << sending;  // same length
   }
 }
 
