@@ -39,7 +39,10 @@ inline constexpr int no_sigpipe = MSG_NOSIGNAL;
 inline constexpr bool sigpipe_needs_socket_option = false;
 
 /// Nothing to do: every send passes MSG_NOSIGNAL.
-[[nodiscard]] constexpr result<void> suppress_sigpipe(int /*fd*/) noexcept { return success(); }
+template <class = void>  // instantiated on first use (see detail/io.hpp)
+[[nodiscard]] inline result<void> suppress_sigpipe(int /*fd*/) noexcept {
+  return success();
+}
 #elif defined(SO_NOSIGPIPE)
 inline constexpr int no_sigpipe = 0;
 inline constexpr bool sigpipe_needs_socket_option = true;
