@@ -14,7 +14,7 @@
 // entities): use clang >= 16.
 //
 // Every public name of namespace sockpair is listed below; a header that adds one adds it
-// here too (tests/module/module_test.cpp imports the module).
+// here too: tools/module-test fails, naming it, when one is missing.
 module;
 
 #include <socketpair/socketpair.hpp>
@@ -61,6 +61,7 @@ using sockpair::success;
 // unique_fd.hpp, byte_range.hpp
 using sockpair::byte_range;
 using sockpair::bytes_of;
+using sockpair::receive_buffer;
 using sockpair::unique_fd;
 using sockpair::writable_byte_range;
 using sockpair::writable_bytes_of;
@@ -73,6 +74,7 @@ using sockpair::shutdown_how;
 using sockpair::socket;
 using sockpair::socket_pair;
 // ancillary.hpp
+using sockpair::carries_ancillary_data;
 using sockpair::credentials;
 using sockpair::current_credentials;
 using sockpair::fd_receive_options;
