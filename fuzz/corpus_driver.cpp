@@ -16,7 +16,9 @@
 
 // NOLINTNEXTLINE(readability-identifier-naming): the name libFuzzer calls
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
-void receive_fuzzer_print_totals();
+// Each fuzz target defines its own (weak here: a binary links one target).
+[[gnu::weak]] void receive_fuzzer_print_totals();
+[[gnu::weak]] void shm_fuzzer_print_totals();
 
 namespace {
 
@@ -56,7 +58,11 @@ int main(int argc, char** argv) {
       ++inputs;
     }
   }
-  receive_fuzzer_print_totals();
+  for (void (*print)() : {receive_fuzzer_print_totals, shm_fuzzer_print_totals}) {
+    if (print != nullptr) {
+      print();
+    }
+  }
   if (inputs == 0) {
     std::fprintf(stderr, "corpus_driver: no inputs found\n");
     return 1;

@@ -30,6 +30,10 @@ enum class errc {
   frame_too_large,
   /// A descriptor handed to `adopt()` is not a socket of the expected domain and type.
   wrong_socket_kind,
+  /// The peer broke a shared-memory protocol (<socketpair/shm_channel.hpp>): an index, a
+  /// length, a size or a seal it controls was out of range, or its handshake was malformed.
+  /// The channel is unusable from then on.
+  peer_protocol_violation,
 };
 
 namespace detail {
@@ -52,6 +56,9 @@ class error_category_impl final : public std::error_category {
         return "frame length exceeds the reader's maximum";
       case errc::wrong_socket_kind:
         return "descriptor is not a socket of the expected domain and type";
+      case errc::peer_protocol_violation:
+        return "the peer broke the shared-memory protocol (an index, length or seal out of "
+               "range)";
     }
     return "unknown sockpair error";
   }
@@ -66,6 +73,8 @@ class error_category_impl final : public std::error_category {
         return cond == std::errc::argument_list_too_long;
       case errc::wrong_socket_kind:
         return cond == std::errc::not_a_socket || cond == std::errc::wrong_protocol_type;
+      case errc::peer_protocol_violation:
+        return cond == std::errc::protocol_error;
       default:
         return default_error_condition(value) == cond;
     }
