@@ -8,6 +8,11 @@
 //   latency/raw_socketpair_<type>/<size>      type: stream, seqpacket, dgram
 //   latency/sockpair_<type>/<size>
 //   latency/asio_<type>/<size>
+//   latency/shm_spin/<size>                   shm_channel, waiting calls spin up to 1 ms
+//   latency/shm_nospin/<size>                 shm_channel, waiting calls sleep at once
+//                                             (poll(2) on the socket, woken by a send(2))
+//
+// The CPU column is the process's CPU time (both threads) per round trip: what spinning costs.
 #include <benchmark/benchmark.h>
 
 #include <csignal>
@@ -18,6 +23,7 @@
 #include <vector>
 
 #include "benchmarks/contenders.hpp"
+#include "benchmarks/shm_contender.hpp"
 #include "benchmarks/support.hpp"
 
 namespace bench {
@@ -61,6 +67,7 @@ void register_latency(const std::string& contender) {
       ->Arg(1)
       ->Arg(64)
       ->UseRealTime()
+      ->MeasureProcessCPUTime()
       ->Unit(benchmark::kMicrosecond);
 }
 
@@ -79,6 +86,8 @@ void register_socket_latency() {
   register_socket_latency<sockpair::stream>();
   register_socket_latency<sockpair::seqpacket>();
   register_socket_latency<sockpair::dgram>();
+  register_latency<shm_channel_contender<1000>>(shm_channel_contender<1000>::name());
+  register_latency<shm_channel_contender<0>>(shm_channel_contender<0>::name());
   return true;
 }();
 

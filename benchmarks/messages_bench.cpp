@@ -11,6 +11,9 @@
 //                                                   of up to 64 messages (256 KiB) per call
 //   messages/sockpair_framed_stream/<size>          stream pair, frame_writer/frame_reader
 //   messages/framing_over_pipe/<size>               the same framing code over pipe(2)
+//   messages/shm_channel/<size>                     shm_channel (shared memory, 1 MiB rings):
+//                                                   one `send` per message, the reader takes
+//                                                   each in place (`receive_view`)
 //
 // Kernel default buffers everywhere. One iteration moves a batch of 4 MiB (at least 16
 // messages); its time runs from the writer's first call until the reader holds the batch's
@@ -23,6 +26,7 @@
 #include <unistd.h>
 #include <socketpair/batch.hpp>
 #include <socketpair/framing.hpp>
+#include <socketpair/shm_channel.hpp>
 #include <socketpair/socket_pair.hpp>
 
 #include <algorithm>
@@ -354,6 +358,58 @@ class framing_over_pipe : private pipe_ends, public framed<sockpair::fd_stream> 
   void end_writing() { pipe.second.reset(); }
 };
 
+class shm_channel_messages {
+ public:
+  static constexpr const char* name = "shm_channel";
+
+  explicit shm_channel_messages(std::size_t size) : size_(size), message_(size, std::byte{0x5a}) {
+    auto [a, b] = make_pair<sockpair::stream>();
+    const sockpair::shm_options options{.ring_size = std::size_t{1} << 20};
+    auto writer = sockpair::shm_channel::create(std::move(a), options);
+    auto reader = sockpair::shm_channel::accept(std::move(b), options);
+    if (!writer || !reader) {
+      fail("messages: shm_channel create/accept");
+    }
+    writer_ = std::move(writer).value();
+    reader_ = std::move(reader).value();
+  }
+
+  void write_batch(std::size_t count, std::uint64_t& sequence) {
+    for (std::size_t i = 0; i < count; ++i) {
+      stamp(message_, sequence++);
+      if (!writer_.send(message_)) {
+        fail("messages: shm_channel::send");
+      }
+    }
+  }
+
+  bool read_batch(std::size_t count, std::uint64_t& sequence) {
+    for (std::size_t i = 0; i < count; ++i) {
+      auto message = reader_.receive_view();
+      if (!message) {
+        fail("messages: shm_channel::receive_view");
+      }
+      if (!message.value()) {
+        if (i == 0) {
+          return false;
+        }
+        fail("messages: end of stream inside a batch");
+      }
+      check_message(*message.value(), size_, sequence++);
+    }
+    reader_.release();
+    return true;
+  }
+
+  void end_writing() { writer_ = sockpair::shm_channel(); }
+
+ private:
+  std::size_t size_;
+  std::vector<std::byte> message_;
+  sockpair::shm_channel writer_;
+  sockpair::shm_channel reader_;
+};
+
 // ---- The harness ------------------------------------------------------------------------------
 
 template <class Contender>
@@ -416,6 +472,7 @@ void register_messages() {
   register_messages<sockpair_seqpacket_batched>();
   register_messages<sockpair_framed_stream>();
   register_messages<framing_over_pipe>();
+  register_messages<shm_channel_messages>();
   return true;
 }();
 

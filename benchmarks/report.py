@@ -34,11 +34,13 @@ CASE_ORDER = [
     "throughput_stream",
     "throughput_stream_tuned",
     "messages",
+    "transfer",
 ]
 
 # Cases with two threads exchanging data: run free and pinned to CPU 0 (see
 # /work/shared/notes/performance.md: cross-CPU wake-ups dominate and swing on this machine).
-PINNED_CASES = {"latency", "throughput_stream", "throughput_stream_tuned", "messages"}
+PINNED_CASES = {"latency", "throughput_stream", "throughput_stream_tuned", "messages",
+                "transfer"}
 
 CASE_DESCRIPTIONS = {
     "create": "Create a pair and close both ends. CPU time per pair, ns; lower is better.",
@@ -48,14 +50,20 @@ CASE_DESCRIPTIONS = {
     "fd_passing": "One 1-byte message carrying N descriptors (SCM_RIGHTS), sent and received "
     "on one thread; received descriptors closed. CPU time per message, ns; lower is better.",
     "latency": "Ping-pong round trip between two threads, N bytes each way, the same "
-    "exchange for every contender. Time per round trip, µs; lower is better.",
+    "exchange for every contender (`shm_spin`: shared memory, waiting calls spin up to 1 ms; "
+    "`shm_nospin`: they sleep at once). Time per round trip, µs; lower is better.",
     "throughput_stream": "One direction, writer and reader threads, messages of N bytes, "
     "kernel default buffers. MB/s (10^6 bytes) until the reader holds every byte; higher is "
     "better.",
     "throughput_stream_tuned": "As throughput_stream with 1 MiB kernel buffers: "
     "SO_SNDBUF/SO_RCVBUF on sockets, F_SETPIPE_SZ on the pipe. MB/s; higher is better.",
-    "messages": "Small framed or batched messages (benchmarks/messages_bench.cpp). "
+    "messages": "Small framed or batched messages (benchmarks/messages_bench.cpp); "
+    "`shm_channel`: one `send` per message through shared memory, read in place. "
     "Messages per second; higher is better.",
+    "transfer": "Large messages one way, writer and reader threads (benchmarks/shm_bench.cpp): "
+    "the stream pair with 1 MiB buffers (two copies), shared memory with 4 MiB rings copying "
+    "in and out (`shm_spin`, two copies) or reading in place (`shm_spin_view`, one copy), "
+    "and `memcpy` on one thread (CPU time), the physical limit. MB/s; higher is better.",
 }
 
 # Per case: (metric, display unit, scale from the metric's base unit, higher_is_better).
@@ -70,6 +78,7 @@ CASE_METRICS = {
     "throughput_stream": ("bytes_per_second", "MB/s", 1e-6, True),
     "throughput_stream_tuned": ("bytes_per_second", "MB/s", 1e-6, True),
     "messages": ("items_per_second", "k msg/s", 1e-3, True),
+    "transfer": ("bytes_per_second", "MB/s", 1e-6, True),
 }
 
 TIME_TO_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
@@ -241,6 +250,7 @@ class Table:
         self.contenders = []
         self.params = []
         self.cells = {}
+        self.cpu_ns = {}
         for (contender, param), aggregates in rows.items():
             if "median" not in aggregates:
                 continue
@@ -250,6 +260,10 @@ class Table:
                 self.params.append(param)
             self.cells[(contender, param)] = (metric_value(case, aggregates["median"]),
                                               noise(case, aggregates))
+            median = aggregates["median"]
+            if "cpu_time" in median:
+                self.cpu_ns[(contender, param)] = (
+                    median["cpu_time"] * TIME_TO_NS[median.get("time_unit", "ns")])
         self.params.sort(key=lambda p: (isinstance(p, str), p))
         self.contenders.sort(key=contender_order)
         some_entry = next(iter(rows.values()), {}).get("median")
@@ -521,6 +535,54 @@ def check_targets(tables, callgrind):
                 lines.append("- messages, 64 B, %s: %s ÷ %s = %.2f, target >= %.1f: %s." % (
                     "pinned" if pinned else "unpinned", lib, ref, r, target,
                     verdict(r >= target)))
+
+    # 6. shared memory (shm_channel), against the socket contenders of the same run.
+    lines += shm_targets(tables)
+    return lines
+
+
+def shm_targets(tables):
+    """The shm_channel targets: ratios within one run of each case."""
+    lines = []
+    for pinned in (False, True):
+        where = "pinned" if pinned else "unpinned"
+        table = tables.get(("messages", pinned))
+        if table:
+            for ref, target in (("sockpair_framed_stream", 4.0), ("pipe_write_per_message", 100.0)):
+                r = table.ratio("shm_channel", ref, 64)
+                if r is not None:
+                    lines.append("- shm_channel, 64 B messages per second, %s: %.2f x %s, "
+                                 "target >= %.0f: %s." % (where, r, ref, target,
+                                                         verdict(r >= target)))
+        table = tables.get(("latency", pinned))
+        if table:
+            for ref in ("pipe", "raw_socketpair_stream"):
+                r = table.ratio(ref, "shm_spin", 64)
+                if r is not None:
+                    lines.append("- shm_channel spinning, 64 B round trip, %s: %.1f x faster "
+                                 "than %s, target >= 10: %s." % (where, r, ref,
+                                                                 verdict(r >= 10.0)))
+            r = table.ratio("shm_nospin", "raw_socketpair_stream", 64)
+            if r is not None:
+                lines.append("- shm_channel not spinning, 64 B round trip, %s: %.2f x "
+                             "raw_socketpair_stream's time, target <= 1.00: %s." % (
+                                 where, r, verdict(r <= 1.0)))
+            cpu = ["%s %.1f µs" % (c, table.cpu_ns[(c, 64)] / 1e3)
+                   for c in ("shm_spin", "shm_nospin", "raw_socketpair_stream", "pipe")
+                   if (c, 64) in table.cpu_ns]
+            if cpu:
+                lines.append("  - CPU time per 64 B round trip (both threads), %s: %s." % (
+                    where, ", ".join(cpu)))
+        table = tables.get(("transfer", pinned))
+        if table:
+            for shm in ("shm_spin_view", "shm_spin"):
+                r = table.ratio(shm, "sockpair_stream_tuned", 1 << 20)
+                limit = table.ratio(shm, "memcpy", 1 << 20)
+                if r is not None:
+                    lines.append("- %s, 1 MiB transfers, %s: %.2f x the tuned stream pair, "
+                                 "target >= 1.5: %s (%s of memcpy's bandwidth)." % (
+                                     shm, where, r, verdict(r >= 1.5),
+                                     "%.0f%%" % (limit * 100) if limit else "–"))
     return lines
 
 

@@ -1,0 +1,137 @@
+// Copyright the socketpair authors. SPDX-License-Identifier: MIT
+//
+// Large transfers through shared memory against the tuned stream pair, with memcpy measured in
+// the same run as the physical limit. A writer thread (the benchmark loop) sends messages of
+// `param` bytes, a reader thread takes each whole and checks its stamp (the throughput case's
+// harness, see throughput_bench.cpp).
+//
+//   transfer/memcpy/<size>                one thread copying `size` bytes between two buffers
+//   transfer/sockpair_stream_tuned/<size> stream pair, 1 MiB SO_SNDBUF/SO_RCVBUF,
+//                                         send_all/receive_exact (two copies: in and out of
+//                                         the kernel)
+//   transfer/shm_spin/<size>              shm_channel, 4 MiB rings: `send` copies in,
+//                                         `receive` copies out (two copies)
+//   transfer/shm_spin_view/<size>         shm_channel: `send` copies in, the reader checks
+//                                         the message in place (`receive_view`): one copy
+//
+// One iteration moves a batch (as throughput_bench.cpp); MB/s are 10^6 bytes per second.
+// The shm contenders for the latency and messages cases are registered in latency_bench.cpp
+// and messages_bench.cpp, beside the socket ones, so that their ratios come from one run.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "benchmarks/contenders.hpp"
+#include "benchmarks/shm_contender.hpp"
+#include "benchmarks/support.hpp"
+
+namespace bench {
+namespace {
+
+constexpr std::size_t min_batch_bytes = std::size_t{8} << 20;
+constexpr std::size_t batch_messages = 256;
+constexpr int tuned_buffer_size = 1 << 20;
+constexpr int shm_ring_size = 4 << 20;
+
+template <class Channel>
+void transfer(benchmark::State& state, int buffer_size) {
+  const auto size = static_cast<std::size_t>(state.range(0));
+  const std::size_t per_batch =
+      std::max<std::size_t>(batch_messages, min_batch_bytes / std::max<std::size_t>(1, size));
+  auto [writer, reader] = Channel::make({.buffer_size = buffer_size});
+
+  std::atomic<std::uint64_t> batches_read{0};
+  std::atomic<std::int64_t> last_byte_at{0};
+  std::thread reader_thread([&, &reader = reader] {
+    std::vector<std::byte> buffer(size);
+    std::uint64_t sequence = 0;
+    for (std::uint64_t batch = 1;; ++batch) {
+      for (std::size_t m = 0; m < per_batch; ++m) {
+        if (reader.receive_payload(buffer) == 0) {
+          return;
+        }
+        if (!has_stamp(buffer, sequence++)) {
+          fail("transfer: message lost or out of order");
+        }
+      }
+      last_byte_at.store(now_ns(), std::memory_order_relaxed);
+      batches_read.store(batch, std::memory_order_release);
+      batches_read.notify_one();
+    }
+  });
+
+  std::vector<std::byte> message(size, std::byte{0x5a});
+  std::uint64_t sequence = 0;
+  std::uint64_t batch = 0;
+  for (auto _ : state) {
+    const std::int64_t started = now_ns();
+    for (std::size_t m = 0; m < per_batch; ++m) {
+      stamp(message, sequence++);
+      if (!writer.send_payload(message)) {
+        fail("transfer: send");
+      }
+    }
+    ++batch;
+    for (auto seen = batches_read.load(std::memory_order_acquire); seen != batch;
+         seen = batches_read.load(std::memory_order_acquire)) {
+      batches_read.wait(seen, std::memory_order_acquire);
+    }
+    state.SetIterationTime(
+        static_cast<double>(last_byte_at.load(std::memory_order_relaxed) - started) * 1e-9);
+  }
+  writer.end_writing();
+  reader_thread.join();
+  const auto messages =
+      static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(per_batch);
+  state.SetBytesProcessed(messages * static_cast<std::int64_t>(size));
+  state.SetItemsProcessed(messages);
+}
+
+// The physical limit: memcpy of `size` bytes, hot in cache as the transfers' buffers are.
+void memcpy_reference(benchmark::State& state) {
+  const auto size = static_cast<std::size_t>(state.range(0));
+  std::vector<std::byte> from(size, std::byte{0x5a});
+  std::vector<std::byte> to(size);
+  for (auto _ : state) {
+    std::memcpy(to.data(), from.data(), size);
+    benchmark::DoNotOptimize(to.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations()) *
+                          static_cast<std::int64_t>(size));
+}
+
+template <class Channel>
+void register_transfer(const std::string& contender, int buffer_size) {
+  benchmark::RegisterBenchmark(
+      name("transfer", contender).c_str(),
+      [buffer_size](benchmark::State& state) { transfer<Channel>(state, buffer_size); })
+      ->Arg(std::int64_t{64} << 10)
+      ->Arg(std::int64_t{1} << 20)
+      ->UseManualTime()
+      ->MeasureProcessCPUTime()
+      ->Unit(benchmark::kMicrosecond);
+}
+
+// Registration at start-up, as Google Benchmark's BENCHMARK() macro does.
+[[maybe_unused]] const bool registered = [] {  // NOLINT(cert-err58-cpp)
+  std::signal(SIGPIPE, SIG_IGN);
+  benchmark::RegisterBenchmark(name("transfer", "memcpy").c_str(), memcpy_reference)
+      ->Arg(std::int64_t{64} << 10)
+      ->Arg(std::int64_t{1} << 20)
+      ->Unit(benchmark::kMicrosecond);
+  register_transfer<sockpair_channel<sockpair::stream>>("sockpair_stream_tuned", tuned_buffer_size);
+  register_transfer<shm_channel_contender<20>>("shm_spin", shm_ring_size);
+  register_transfer<shm_channel_contender<20, shm_reader::view>>("shm_spin_view", shm_ring_size);
+  return true;
+}();
+
+}  // namespace
+}  // namespace bench
