@@ -4,16 +4,16 @@
 //
 // Built implicitly from a std::chrono duration (relative to now) or a steady_clock time point,
 // so a call reads `channel.receive(buffer, 5ms)` or `channel.receive(buffer, until)`. Every
-// conversion saturates: a duration or time point past the clock's range is "never", a
-// negative duration is "already passed" (the call checks once and does not wait). Nothing
-// overflows, whatever the representation (hours::max(), a double, a NaN: NaN is "passed").
+// conversion saturates (detail/deadline.hpp): a duration or time point past the clock's range
+// is "never", a zero or negative duration is "already passed" (the call checks once and does
+// not wait). Nothing overflows, whatever the representation (hours::max(), a double, a NaN:
+// NaN is "passed"); a duration finer than the clock's tick rounds up.
 #pragma once
 
 #include <socketpair/detail/chrono.hpp>
 #include <socketpair/detail/config.hpp>
+#include <socketpair/detail/deadline.hpp>
 
-#include <climits>
-#include <cstdint>
 #include <ctime>
 
 namespace sockpair {
@@ -29,12 +29,13 @@ class deadline {
   /// At `at` (any steady_clock time point; one past the clock's range is never).
   template <class Duration>
   constexpr deadline(std::chrono::time_point<clock, Duration> at) noexcept  // NOLINT: implicit
-      : at_(saturate(at.time_since_epoch(), clock::duration::zero())) {}
+      : at_(clock::time_point(detail::saturating_ceil<clock::duration>(at.time_since_epoch()))) {}
 
   /// `timeout` from now. Zero or negative: already passed. Past the clock's range: never.
   template <class Rep, class Period>
   deadline(std::chrono::duration<Rep, Period> timeout) noexcept  // NOLINT: implicit, by design
-      : at_(from_now(timeout)) {}
+      : at_(timeout > timeout.zero() ? detail::deadline_after(timeout) : clock::time_point::min()) {
+  }
 
   /// A deadline that never passes.
   [[nodiscard]] static constexpr deadline never() noexcept { return {}; }
@@ -73,44 +74,6 @@ class deadline {
   }
 
  private:
-  // Saturating conversion of `d` to nanoseconds, added to `base`: `long double` holds every
-  // int64 nanosecond count exactly enough to compare, and never overflows.
-  template <class Rep, class Period>
-  static constexpr clock::time_point saturate(std::chrono::duration<Rep, Period> d,
-                                              clock::duration base) noexcept {
-    using ns_per_tick = std::ratio_divide<Period, std::nano>;
-    const long double ns = static_cast<long double>(d.count()) *
-                           static_cast<long double>(ns_per_tick::num) /
-                           static_cast<long double>(ns_per_tick::den);
-    const long double room =
-        static_cast<long double>((clock::duration::max() - base).count());  // base >= 0
-    const long double floor = static_cast<long double>((clock::duration::min() + base).count());
-    if (!(ns == ns)) {  // NaN: already passed
-      return clock::time_point::min();
-    }
-    if (ns >= room) {
-      return clock::time_point::max();
-    }
-    if (ns <= floor) {
-      return clock::time_point::min();
-    }
-    // Round up to a whole nanosecond, so a wait is never cut short.
-    auto whole = static_cast<std::int64_t>(ns);
-    if (static_cast<long double>(whole) < ns) {
-      ++whole;
-    }
-    return clock::time_point(base + clock::duration(whole));
-  }
-
-  template <class Rep, class Period>
-  static clock::time_point from_now(std::chrono::duration<Rep, Period> timeout) noexcept {
-    if (!(timeout > timeout.zero())) {
-      return clock::time_point::min();
-    }
-    const clock::time_point now = clock::now();
-    return saturate(timeout, now.time_since_epoch());
-  }
-
   clock::time_point at_ = clock::time_point::max();
 };
 

@@ -248,7 +248,7 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
       return w_.failure;
     }
     if (size > max_payload_) [[unlikely]] {
-      return make_error_code(std::errc::message_size);
+      return errno_code(EMSGSIZE);
     }
     const std::size_t need = detail::shm_record_size(size);
     std::size_t at = static_cast<std::size_t>(w_.head) & mask_;
@@ -460,7 +460,7 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
       }
       if (rc == 0) {
         if (until.passed_at(deadline::clock::now())) {
-          return make_error_code(std::errc::timed_out);
+          return errno_code(ETIMEDOUT);
         }
         continue;
       }
@@ -543,7 +543,7 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
     auto rung = detail::shm_ring(bell);
     if (!rung && (rung.assume_error() == std::errc::broken_pipe ||
                   rung.assume_error() == std::errc::connection_reset)) {
-      return make_error_code(std::errc::broken_pipe);
+      return errno_code(EPIPE);
     }
     return rung;
   }
@@ -681,11 +681,11 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
       case outcome_of_wait::ready:
         return success();
       case outcome_of_wait::timed_out:
-        return make_error_code(std::errc::timed_out);
+        return errno_code(ETIMEDOUT);
       case outcome_of_wait::peer_gone:
         break;
     }
-    return make_error_code(std::errc::broken_pipe);
+    return errno_code(EPIPE);
   }
 
   // Finds the next record with a payload (skipping wrap markers), waiting until `until`:
@@ -730,7 +730,7 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
           if (stop_if_none) {
             return false;
           }
-          return make_error_code(std::errc::timed_out);
+          return errno_code(ETIMEDOUT);
         case outcome_of_wait::peer_gone:
           r_.peer_gone = true;
           break;

@@ -104,6 +104,7 @@ static_assert(std::atomic_ref<std::uint64_t>::is_always_lock_free &&
   return std::atomic_ref<std::uint64_t>(*word).load(order);
 }
 
+// NOLINTNEXTLINE(readability-non-const-parameter): it is written, through std::atomic_ref
 inline void shm_store(std::uint64_t* word, std::uint64_t value, std::memory_order order) noexcept {
   std::atomic_ref<std::uint64_t>(*word).store(value, order);
 }
