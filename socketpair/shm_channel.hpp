@@ -63,9 +63,11 @@ struct shm_options {
   /// The largest ring an acceptor agrees to map; a larger region is
   /// `errc::peer_protocol_violation`.
   std::size_t max_ring_size = std::size_t{64} << 20;
-  /// How long a call that must wait spins (polling the shared memory, no system call) before
-  /// it goes to sleep on the socket. Zero: sleep at once. Spinning trades CPU time for latency;
-  /// it only helps when the peer runs on another CPU at the same time.
+  /// The longest a call that must wait spins (polling the shared memory, no system call)
+  /// before it goes to sleep on the socket. Zero: sleep at once. Spinning trades CPU time for
+  /// latency; it only helps when the peer runs on another CPU at the same time, so each end
+  /// adapts its spin within this bound: halved after a spin that found nothing, doubled after
+  /// one that succeeded (never below 1 µs).
   std::chrono::nanoseconds spin = std::chrono::microseconds(20);
 };
 
@@ -211,11 +213,11 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
     // The identity, copied once; the peer may change it afterwards, but it is never read again.
     const std::uint64_t magic =
         detail::shm_load(detail::shm_word(base, detail::shm_off_magic), std::memory_order_relaxed);
-    const std::uint64_t version = detail::shm_load(detail::shm_word(base, detail::shm_off_version),
-                                                   std::memory_order_relaxed);
+    const std::uint64_t layout_version = detail::shm_load(
+        detail::shm_word(base, detail::shm_off_version), std::memory_order_relaxed);
     const std::uint64_t ring = detail::shm_load(detail::shm_word(base, detail::shm_off_ring_size),
                                                 std::memory_order_relaxed);
-    if (magic != detail::shm_magic || version != detail::shm_version ||
+    if (magic != detail::shm_magic || layout_version != detail::shm_version ||
         detail::shm_region_size(ring) != size) {
       return make_error_code(errc::peer_protocol_violation);
     }
@@ -427,6 +429,8 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
 
  private:
   static constexpr std::size_t hello_size = 16;
+  // The least an adaptive spin lasts (see spin_for).
+  static constexpr std::chrono::nanoseconds min_spin{1000};
 
   static std::array<std::byte, hello_size> make_hello() noexcept {
     std::array<std::byte, hello_size> hello{};
@@ -560,12 +564,13 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
   // x86-64 the stores are one locked instruction each, the loads plain moves.)
   template <class Ready>
   result<outcome_of_wait> sleep_until(Ready ready, deadline until, std::uint64_t* waiting,
-                                      std::uint64_t& episode, int bell) noexcept {
+                                      std::uint64_t& episode, int bell,
+                                      std::chrono::nanoseconds& budget) noexcept {
     BOOST_OUTCOME_TRY(auto now_ready, ready());
     if (now_ready) {
       return outcome_of_wait::ready;
     }
-    BOOST_OUTCOME_TRY(auto spun, spin_for(ready, until));
+    BOOST_OUTCOME_TRY(auto spun, spin_for(ready, until, budget));
     if (spun) {
       return outcome_of_wait::ready;
     }
@@ -580,25 +585,33 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
     }
   }
 
-  // Spins (no system call but the clock's vDSO) while `spin_` and the deadline allow: true
-  // once `ready()` is.
+  // Spins (no system call but the clock's vDSO) while `budget` and the deadline allow: true
+  // once `ready()` is. The budget adapts within `spin_`: it doubles after a spin that
+  // succeeded and halves after one that did not, so that where the peer is seldom running at
+  // the same time (both ends on one CPU, an oversubscribed machine) a waiter soon stops
+  // burning the CPU its peer needs, and spins again once spinning pays. It never falls below
+  // `min_spin` (while `spin_` is not zero), so that a spin can succeed and grow it again.
   template <class Ready>
-  result<bool> spin_for(Ready& ready, deadline until) noexcept {
+  result<bool> spin_for(Ready& ready, deadline until, std::chrono::nanoseconds& budget) noexcept {
     using clock = deadline::clock;
     clock::time_point now = clock::now();
     if (spin_ <= std::chrono::nanoseconds::zero() || until.passed_at(now)) {
       return false;
     }
-    const clock::time_point spin_end = now + spin_;
+    const std::chrono::nanoseconds base = budget > spin_ ? spin_ : budget;
+    const std::chrono::nanoseconds this_spin = base < min_spin ? min_spin : base;
+    const clock::time_point spin_end = now + this_spin;
     for (unsigned i = 1;; ++i) {
       detail::cpu_relax();
       BOOST_OUTCOME_TRY(auto spun, ready());
       if (spun) {
+        budget = base > (spin_ - min_spin) / 2 ? spin_ : base * 2 + min_spin;
         return true;
       }
-      if (i % 64 == 0) {
+      if (i % 16 == 0) {
         now = clock::now();
         if (now >= spin_end || until.passed_at(now)) {
+          budget = base / 2;
           return false;
         }
       }
@@ -675,8 +688,9 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
       w_.tail = tail;
       return w_.head + total - tail <= ring_size_;
     };
-    BOOST_OUTCOME_TRY(auto waited, sleep_until(has_room, until, out_space_waiting_,
-                                               w_.sleep_episode, space_bell_.get()));
+    BOOST_OUTCOME_TRY(auto waited,
+                      sleep_until(has_room, until, out_space_waiting_, w_.sleep_episode,
+                                  space_bell_.get(), w_.spin_budget));
     switch (waited) {
       case outcome_of_wait::ready:
         return success();
@@ -721,8 +735,9 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
   result<bool> await_data(deadline until, bool stop_if_none) noexcept {
     if (!r_.peer_gone) {
       auto has_data = [this]() noexcept { return refresh_head(); };
-      BOOST_OUTCOME_TRY(auto waited, sleep_until(has_data, until, in_data_waiting_,
-                                                 r_.sleep_episode, data_bell_.get()));
+      BOOST_OUTCOME_TRY(auto waited,
+                        sleep_until(has_data, until, in_data_waiting_, r_.sleep_episode,
+                                    data_bell_.get(), r_.spin_budget));
       switch (waited) {
         case outcome_of_wait::ready:
           return true;
@@ -804,6 +819,7 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
     bool has_reservation = false;
     std::uint64_t sleep_episode = 0;
     std::uint64_t last_data_bell = 0;
+    std::chrono::nanoseconds spin_budget = std::chrono::nanoseconds::max();  // see spin_for
     std::error_code failure;
   };
 
@@ -818,6 +834,7 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
     bool peer_gone = false;
     std::uint64_t sleep_episode = 0;
     std::uint64_t last_space_bell = 0;
+    std::chrono::nanoseconds spin_budget = std::chrono::nanoseconds::max();  // see spin_for
     std::error_code failure;
   };
 
