@@ -104,9 +104,14 @@ TEST(ShmProcess, WorksAcrossForkWithTheChildCreatingOverSeqpacket) {
   EXPECT_EQ(child.wait(), "ok");
 }
 
-// The helper binary: from Bazel's runfiles, or next to this test when built by hand.
+// The helper binary: named by SHM_PEER (CMake's CTest sets it), from Bazel's runfiles, or
+// next to this test when built by hand.
 std::string peer_path() {
   // NOLINTNEXTLINE(concurrency-mt-unsafe): GoogleTest runs tests on one thread here
+  if (const char* explicit_path = std::getenv("SHM_PEER")) {
+    return explicit_path;
+  }
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): as above
   const char* srcdir = std::getenv("TEST_SRCDIR");
   const char* workspace = std::getenv("TEST_WORKSPACE");  // NOLINT(concurrency-mt-unsafe): above
   if (srcdir != nullptr && workspace != nullptr) {
