@@ -39,6 +39,13 @@ using message_pair_types =
 template <class Pair>
 inline constexpr bool is_tipc = std::same_as<typename Pair::end_type::domain, tipc_domain>;
 
+/// True for TIPC's dgram and rdm: no flow control, so a sender that outruns its receiver
+/// loses messages (docs/io.md, TIPC). Tests that stream many messages pace these.
+template <class Pair>
+inline constexpr bool is_unpaced = is_tipc<Pair> &&
+                                   (std::same_as<typename Pair::end_type::type, dgram> ||
+                                    std::same_as<typename Pair::end_type::type, rdm>);
+
 using unix_pair_types =
     ::testing::Types<socket_pair<stream>, socket_pair<seqpacket>, socket_pair<dgram>>;
 

@@ -22,7 +22,13 @@ namespace {
 constexpr std::size_t KiB = 1024;
 constexpr std::size_t MiB = 1024 * KiB;
 // Payload sizes; under emulation (tools/vm sets SOCKPAIR_SLOW_MACHINE) the largest is 1 MiB.
+// TIPC's dgram and rdm have no flow control (a receiver that falls behind loses messages):
+// their largest is 256 KiB, which the receiver's buffer holds whole.
+template <class Pair>
 std::array<std::size_t, 3> payload_sizes() {
+  if constexpr (is_unpaced<Pair>) {
+    return {1, 64 * KiB, 256 * KiB};
+  }
   return {1, 64 * KiB, slow_machine() ? 1 * MiB : 16 * MiB};
 }
 
@@ -144,7 +150,7 @@ class RoundTrip : public ::testing::Test {};
 TYPED_TEST_SUITE(RoundTrip, all_pair_types, pair_type_names);
 
 TYPED_TEST(RoundTrip, AcrossThreadsEveryByteArrivesAndIsConfirmed) {
-  for (const std::size_t total : payload_sizes()) {
+  for (const std::size_t total : payload_sizes<TypeParam>()) {
     SCOPED_TRACE("payload of " + std::to_string(total) + " bytes");
     SOCKPAIR_CREATE_OR_SKIP(pair, TypeParam);
     auto& a = pair.first;
@@ -175,7 +181,7 @@ TYPED_TEST(RoundTrip, AcrossThreadsEveryByteArrivesAndIsConfirmed) {
 }
 
 TYPED_TEST(RoundTrip, AcrossProcessesParentToChildAndBack) {
-  for (const std::size_t total : payload_sizes()) {
+  for (const std::size_t total : payload_sizes<TypeParam>()) {
     SCOPED_TRACE("payload of " + std::to_string(total) + " bytes");
     SOCKPAIR_CREATE_OR_SKIP(pair, TypeParam);
     auto& parent = pair.first;
@@ -203,7 +209,7 @@ TYPED_TEST(RoundTrip, AcrossProcessesParentToChildAndBack) {
 }
 
 TYPED_TEST(RoundTrip, AcrossProcessesChildToParentAndBack) {
-  for (const std::size_t total : payload_sizes()) {
+  for (const std::size_t total : payload_sizes<TypeParam>()) {
     SCOPED_TRACE("payload of " + std::to_string(total) + " bytes");
     SOCKPAIR_CREATE_OR_SKIP(pair, TypeParam);
     auto& parent = pair.first;
