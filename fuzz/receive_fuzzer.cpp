@@ -457,6 +457,16 @@ class session {
       case 0: {
         auto r = call([&] { return s.receive(buffer); });
         if (!r) {
+          if (buffer.empty()) {
+            require(r.error() == std::errc::invalid_argument, "empty stream buffer is EINVAL",
+                    r.error().value());
+            return false;
+          }
+          if (r.error() == sockpair::errc::descriptors_discarded) {
+            require(stream_fds_ > 0, "descriptors discarded only where some were sent");
+            desynced_ = true;  // the bytes that came with them are not counted
+            return true;
+          }
           require(would_block(r.error()), "stream receive: only EAGAIN", r.error().value());
           require(desynced_ || bytes_.empty() || buffer.empty(), "EAGAIN with bytes queued");
           return false;
@@ -474,6 +484,10 @@ class session {
         auto r = call([&] { return s.receive_exact(buffer, done); });
         consume_stream(std::span(buffer).first(done));
         if (!r) {
+          if (r.error() == sockpair::errc::descriptors_discarded) {
+            require(stream_fds_ > 0, "descriptors discarded only where some were sent");
+            return true;  // `done` counted the bytes: still in sync
+          }
           require(would_block(r.error()) || r.error() == sockpair::errc::unexpected_eof,
                   "receive_exact: EAGAIN or unexpected EOF", r.error().value());
           if (r.error() == sockpair::errc::unexpected_eof) {
@@ -487,7 +501,9 @@ class session {
       case 2: {
         auto r = call([&] { return s.peek(buffer); });
         if (!r) {
-          require(would_block(r.error()), "peek: only EAGAIN", r.error().value());
+          require(would_block(r.error()) ||
+                      (buffer.empty() && r.error() == std::errc::invalid_argument),
+                  "peek: only EAGAIN (EINVAL for no room)", r.error().value());
           return false;
         }
         if (!desynced_) {
@@ -561,6 +577,12 @@ class session {
             consume_message(buffer, true);
             return true;
           }
+          if (r.error() == sockpair::errc::descriptors_discarded) {
+            require(!messages_.empty() && messages_.front().fds > 0,
+                    "descriptors discarded only from a message that carried some");
+            messages_.pop_front();
+            return true;
+          }
           require(would_block(r.error()), "receive: EAGAIN or truncated", r.error().value());
           require(messages_.empty() && !at_end(), "EAGAIN only with nothing queued");
           return false;
@@ -584,6 +606,8 @@ class session {
           return false;
         }
         require(r.value().size == messages_.front().data.size(), "real size reported");
+        require(r.value().descriptors_discarded == (messages_.front().fds > 0),
+                "receive_message flags exactly the messages that carried descriptors");
         consume_message(std::span(buffer).first(r.value().stored), r.value().truncated());
         return true;
       }
@@ -673,6 +697,8 @@ class session {
         return false;
       }
       require(info[i].size == messages_.front().data.size(), "batch: real size");
+      require(info[i].descriptors_discarded == (messages_.front().fds > 0),
+              "batch flags exactly the messages that carried descriptors");
       consume_message(spans[i].first(info[i].stored), info[i].truncated());
     }
     return r.value() > 0;
@@ -691,8 +717,18 @@ class session {
         *length |= static_cast<std::size_t>(std::to_integer<unsigned>(bytes_[i])) << (8 * i);
       }
     }
+    if (frames_broken_) {
+      require(!r && r.error() == sockpair::errc::descriptors_discarded,
+              "a reader broken by discarded descriptors stays broken");
+      return false;
+    }
     if (!r) {
       const auto& e = r.error();
+      if (e == sockpair::errc::descriptors_discarded) {
+        require(stream_fds_ > 0, "descriptors discarded only where some were sent");
+        frames_broken_ = true;
+        return false;
+      }
       if (e == sockpair::errc::frame_too_large) {
         require(length && *length > max, "frame_too_large only past the limit");
         return false;
@@ -757,6 +793,7 @@ class session {
   std::optional<sockpair::socket<sockpair::seqpacket>> seqpacket_;
   std::optional<sockpair::socket<sockpair::dgram>> dgram_;
   sockpair::frame_reader_options reader_options_{};
+  bool frames_broken_ = false;  // the reader met discarded descriptors
   std::unique_ptr<sockpair::frame_reader<sockpair::socket<sockpair::stream>>> reader_;
   int peer_ = -1;
   bool peer_shut_ = false;

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <socketpair/detail/config.hpp>
+#include <socketpair/detail/control.hpp>
 #include <socketpair/detail/io.hpp>
 #include <socketpair/detail/sizes.hpp>
 #include <socketpair/detail/syscall.hpp>
@@ -43,8 +44,17 @@ inline constexpr std::size_t max_batch_size = 1024;
 namespace detail {
 
 // Messages per system call. The mmsghdr and iovec arrays live on the stack (80 bytes per
-// message on LP64), so this bounds the stack a batch call uses to about 5 KiB.
+// message on LP64, and on receipt `batch_control_space` more), so this bounds the stack a
+// batch call uses to about 13 KiB.
 inline constexpr std::size_t batch_chunk = 64;
+
+// Control space per received message: a timestamp, credentials, one descriptor and a pidfd,
+// so that a message carrying descriptors is seen to (they are closed and flagged). Less than
+// a plain receive offers (detail/control.hpp), to keep the stack small: with SO_TIMESTAMPING
+// or a security label also on, a message may be flagged as having carried descriptors when
+// it did not (never the reverse).
+inline constexpr std::size_t batch_control_space =
+    cmsg_space(16) + cmsg_space(sizeof(wire_credentials)) + 2 * cmsg_space(sizeof(int));
 
 // The portable implementation: one sendmsg(2)/recvmsg(2) per message, with the semantics of
 // the Linux one below. Used where sendmmsg/recvmmsg do not exist (and by the tests).
@@ -85,7 +95,8 @@ struct basic_batch_per_message {
         break;
       }
       const message_extent& extent = got.assume_value();
-      results[done] = message_info{extent.stored, extent.message_size, false};
+      results[done] =
+          message_info{extent.stored, extent.message_size, false, extent.descriptors_discarded};
     }
     return done;
   }
@@ -146,16 +157,19 @@ struct basic_batch_syscalls {
       std::array<mmsghdr, batch_chunk> headers;
       // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init)
       std::array<iovec, batch_chunk> parts;
+      control_buffer<batch_chunk * batch_control_space> control;
       for (std::size_t i = 0; i < count; ++i) {
         const auto buffer = buffers[done + i];
         parts[i] = iovec{buffer.data(), buffer.size()};
         headers[i] = mmsghdr{};
         headers[i].msg_hdr.msg_iov = &parts[i];
         headers[i].msg_hdr.msg_iovlen = 1;
+        headers[i].msg_hdr.msg_control = control.bytes.data() + i * batch_control_space;
+        headers[i].msg_hdr.msg_controllen = batch_control_space;
       }
       // The first call waits for one message (MSG_WAITFORONE); later ones take only what is
       // queued. MSG_TRUNC makes msg_len the real length of a truncated message.
-      const int flags = MSG_TRUNC | (done == 0 ? MSG_WAITFORONE : MSG_DONTWAIT);
+      const int flags = MSG_TRUNC | cmsg_cloexec | (done == 0 ? MSG_WAITFORONE : MSG_DONTWAIT);
       const int got = retry_socket_call(fd, POLLIN, [&](int extra) {
         return ::recvmmsg(fd, headers.data(), static_cast<unsigned>(count), flags | extra, nullptr);
       });
@@ -170,7 +184,9 @@ struct basic_batch_syscalls {
         const std::size_t room = parts[i].iov_len;
         // With MSG_TRUNC, Linux reports the real length: truncated exactly when it exceeds
         // the room.
-        results[done + i] = message_info{smaller_of(length, room), length, false};
+        msghdr& header = headers[i].msg_hdr;
+        const bool discarded = has_control_data(header) && discard_unwanted_control(header);
+        results[done + i] = message_info{smaller_of(length, room), length, false, discarded};
       }
       done += static_cast<std::size_t>(got);
       if (static_cast<std::size_t>(got) < count) {
@@ -209,7 +225,9 @@ template <message_socket_type Type, socket_domain Domain>
 /// `stored` bytes of it are in `buffers[i]`, `size` is its real size, and `truncated()` says
 /// its tail was cut off because `buffers[i]` was too small (that tail is gone: messages are
 /// never split across buffers). A truncated message is not an error. `end_of_stream` is
-/// always false here (see below).
+/// always false here (see below). A message that carried descriptors has them closed and
+/// `descriptors_discarded` set (see `batch_control_space` for when that errs on the safe
+/// side).
 ///
 /// Waits (on a blocking socket) for the first message only, then takes those already queued:
 /// the count may be anything from 1 to the batch size. A non-blocking socket with nothing

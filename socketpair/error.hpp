@@ -34,6 +34,9 @@ enum class errc {
   /// length, a size or a seal it controls was out of range, or its handshake was malformed.
   /// The channel is unusable from then on.
   peer_protocol_violation,
+  /// The peer attached descriptors to data received by a call that takes none (`receive`,
+  /// `receive_exact`, ...): they were closed. Receive them with `receive_with_fds`.
+  descriptors_discarded,
 };
 
 namespace detail {
@@ -59,6 +62,8 @@ class error_category_impl final : public std::error_category {
       case errc::peer_protocol_violation:
         return "the peer broke the shared-memory protocol (an index, length or seal out of "
                "range)";
+      case errc::descriptors_discarded:
+        return "the peer sent descriptors where none were expected; they were closed";
     }
     return "unknown sockpair error";
   }

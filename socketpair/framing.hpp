@@ -380,6 +380,9 @@ struct frame_reader_options {
 ///   fails the same way without reading. The stream cannot be resynchronised.
 /// - `errc::unexpected_eof` (the stream ended inside a length prefix or a payload): every later
 ///   `read()` fails the same way.
+/// - `errc::descriptors_discarded` (the peer attached descriptors to the stream's bytes; they
+///   were closed, and the stream's count of the bytes that came with them is lost): every
+///   later `read()` fails the same way. The stream cannot be resynchronised.
 template <byte_stream Stream>
 class frame_reader {
  public:
@@ -421,6 +424,9 @@ class frame_reader {
     if (state_ == state::too_large) {
       return make_error_code(errc::frame_too_large);
     }
+    if (state_ == state::broken) {
+      return make_error_code(errc::descriptors_discarded);
+    }
     for (;;) {
       const std::size_t buffered = buffered_bytes();
       std::size_t needed = frame_header_size;
@@ -450,6 +456,9 @@ class frame_reader {
       auto got =
           stream_->receive(std::span<std::byte>(buffer_.data() + end_, buffer_.capacity() - end_));
       if (!got) {
+        if (got.assume_error() == errc::descriptors_discarded) {
+          state_ = state::broken;
+        }
         return got.assume_error();
       }
       if (got.assume_value() == 0) {
@@ -466,7 +475,7 @@ class frame_reader {
   [[nodiscard]] const frame_reader_options& options() const noexcept { return options_; }
 
  private:
-  enum class state : unsigned char { open, ended, too_large };
+  enum class state : unsigned char { open, ended, too_large, broken };
 
   // Makes sure the frame being assembled (`needed` bytes from `begin_`) fits in the buffer,
   // and that there is room to read into. Moves the partial frame to the front only when it

@@ -64,6 +64,11 @@ struct message_info {
   /// down its reading side). Never true for a message that exists, empty or not.
   bool end_of_stream = false;
 
+  /// The message carried descriptors and they were closed: the peer sent descriptors to a
+  /// call that takes none (receive them with `receive_with_fds`). Never true for a peek,
+  /// which leaves them queued with the message.
+  bool descriptors_discarded = false;
+
   /// The message did not fit: only `stored` of its `size` bytes were kept.
   [[nodiscard]] constexpr bool truncated() const noexcept { return size > stored; }
 };
@@ -232,11 +237,15 @@ class socket {
 
   // ---- Receiving ----------------------------------------------------------------------------
 
-  /// Stream: one recv(2); the count may be short, and 0 means the peer shut down its writing
-  /// side (orderly EOF). An empty `buffer` fails with EINVAL (std::errc::invalid_argument)
-  /// and consumes nothing: its 0 would be indistinguishable from the end of the stream.
-  [[nodiscard]] result<std::size_t> receive(std::span<std::byte> buffer) noexcept
-      requires(!Type::message_oriented) {
+  /// Stream: one recvmsg(2); the count may be short, and 0 means the peer shut down its
+  /// writing side (orderly EOF). An empty `buffer` fails with EINVAL
+  /// (std::errc::invalid_argument) and consumes nothing: its 0 would be indistinguishable
+  /// from the end of the stream. Descriptors the peer attached to these bytes are closed and
+  /// the call fails with `errc::descriptors_discarded`; the bytes are in `buffer`, but their
+  /// count is not reported, so treat the stream as broken (a peer that sends descriptors
+  /// where the protocol has none).
+  [[nodiscard, gnu::always_inline]] result<std::size_t> receive(
+      std::span<std::byte> buffer) noexcept requires(!Type::message_oriented) {
     if constexpr (tipc) {
       return tipc_end_as(detail::receive_some(native_handle(), buffer), std::size_t{0});
     }
@@ -246,8 +255,10 @@ class socket {
   /// Message socket: receives one whole message and returns its size (0 is a valid empty
   /// message). A message longer than `buffer` is never cut silently: the call fails with
   /// `errc::message_truncated`, the buffer holds the message's head, and the rest is gone.
-  /// One recv(2), so 0 is also what the end of a seqpacket stream returns: where empty
-  /// messages can occur, use `receive_message`, which tells the two apart.
+  /// One recvmsg(2), so 0 is also what the end of a seqpacket stream returns: where empty
+  /// messages can occur, use `receive_message`, which tells the two apart. A message that
+  /// carried descriptors has them closed and fails with `errc::descriptors_discarded` (the
+  /// message itself is gone too; `receive_message` reports both).
   [[nodiscard]] result<std::size_t> receive(std::span<std::byte> buffer) noexcept
       requires(Type::message_oriented) {
     auto extent = detail::receive_one_message(native_handle(), buffer);
@@ -258,6 +269,9 @@ class socket {
         }
       }
       return extent.assume_error();
+    }
+    if (extent.assume_value().descriptors_discarded) [[unlikely]] {
+      return detail::descriptors_discarded_error();
     }
     if (extent.assume_value().truncated) {
       return make_error_code(errc::message_truncated);
@@ -273,10 +287,10 @@ class socket {
   }
 
   /// Scatter: one recvmsg(2) filling the buffers in order. Stream: as `receive` (a short
-  /// count, 0 at EOF, EINVAL for no room at all), into at most the first `max_io_buffers`
-  /// buffers. Message socket: one
-  /// whole message spread over the buffers, as `receive`; more than `max_io_buffers`
-  /// buffers fail with EMSGSIZE and receive nothing.
+  /// count, 0 at EOF, EINVAL for no room at all, `errc::descriptors_discarded`), into at
+  /// most the first `max_io_buffers` buffers. Message socket: one whole message spread over
+  /// the buffers, as `receive`; more than `max_io_buffers` buffers fail with EMSGSIZE and
+  /// receive nothing.
   [[nodiscard]] result<std::size_t> receive(
       std::span<const std::span<std::byte>> buffers) noexcept {
     if constexpr (Type::message_oriented) {
@@ -284,20 +298,28 @@ class socket {
       if (!extent) {
         return extent.assume_error();
       }
+      if (extent.assume_value().descriptors_discarded) [[unlikely]] {
+        return detail::descriptors_discarded_error();
+      }
       if (extent.assume_value().truncated()) {
         return make_error_code(errc::message_truncated);
       }
       return extent.assume_value().stored;
-    } else if constexpr (tipc) {
-      return tipc_end_as(detail::receive_scatter(native_handle(), buffers, 0), std::size_t{0});
     } else {
-      return detail::receive_scatter(native_handle(), buffers, 0);
+      std::size_t stored = 0;
+      auto got = detail::receive_scatter(native_handle(), buffers, 0, stored);
+      if constexpr (tipc) {
+        return tipc_end_as(std::move(got), std::size_t{0});
+      }
+      return got;
     }
   }
 
   /// Stream: fills `buffer[done..]` completely, advancing `done` as bytes arrive. EOF before
-  /// the buffer is full fails with `errc::unexpected_eof` (`done` bytes did arrive). Resumes
-  /// like `send_all`. Returns `buffer.size()`.
+  /// the buffer is full fails with `errc::unexpected_eof` (`done` bytes did arrive).
+  /// Descriptors attached to the bytes are closed and the call fails with
+  /// `errc::descriptors_discarded`, `done` counting every byte that arrived. Resumes like
+  /// `send_all`. Returns `buffer.size()`.
   //
   // The same flat loop as `send_all` (see there for why).
   [[nodiscard, gnu::always_inline]] result<std::size_t> receive_exact(std::span<std::byte> buffer,
@@ -307,34 +329,35 @@ class socket {
     if (moved > buffer.size()) {
       return detail::invalid_argument_error();
     }
+    detail::stream_receiver receiver(native_handle());
     while (moved < buffer.size()) {
-      ssize_t n = ::recv(native_handle(), buffer.data() + moved, buffer.size() - moved, 0);
+      bool discarded = false;
+      const ssize_t n = receiver.receive(buffer.data() + moved, buffer.size() - moved, discarded);
       if (n <= 0) {
-        if (n < 0 && errno == EINTR) {
-          n = detail::finish_interrupted_receive(native_handle(), buffer, moved, 0);
+        done = moved;
+        if (n == 0) {
+          return detail::unexpected_eof_error();
         }
-        if (n <= 0) {
-          done = moved;
-          if (n == 0) {
+        if constexpr (tipc) {
+          if (detail::tipc_error_means_end(errno)) {
             return detail::unexpected_eof_error();
           }
-          if constexpr (tipc) {
-            if (detail::tipc_error_means_end(errno)) {
-              return detail::unexpected_eof_error();
-            }
-          }
-          return last_errno_code();
         }
+        return last_errno_code();
       }
       moved += static_cast<std::size_t>(n);
+      if (discarded) [[unlikely]] {
+        done = moved;
+        return detail::descriptors_discarded_error();
+      }
     }
     done = moved;
     return moved;
   }
 
   /// Stream: fills all of `buffer`; see the overload with `done`.
-  [[nodiscard]] result<std::size_t> receive_exact(std::span<std::byte> buffer) noexcept
-      requires(!Type::message_oriented) {
+  [[nodiscard, gnu::always_inline]] result<std::size_t> receive_exact(
+      std::span<std::byte> buffer) noexcept requires(!Type::message_oriented) {
     std::size_t done = 0;
     return receive_exact(buffer, done);
   }
@@ -361,12 +384,14 @@ class socket {
       requires(!Type::message_oriented) {
     return detail::transfer_all(detail::total_size(buffers), done,
                                 make_error_code(errc::unexpected_eof), [&](std::size_t skip) {
+                                  std::size_t stored = 0;
+                                  auto got = detail::receive_scatter(native_handle(), buffers, skip,
+                                                                     stored);
+                                  done += stored;  // descriptors_discarded: the bytes count
                                   if constexpr (tipc) {
-                                    return tipc_end_as(
-                                        detail::receive_scatter(native_handle(), buffers, skip),
-                                        std::size_t{0});
+                                    return tipc_end_as(std::move(got), std::size_t{0});
                                   }
-                                  return detail::receive_scatter(native_handle(), buffers, skip);
+                                  return got;
                                 });
   }
 
@@ -406,9 +431,9 @@ class socket {
   [[nodiscard]] result<std::size_t> peek(std::span<std::byte> buffer) noexcept
       requires(!Type::message_oriented) {
     if constexpr (tipc) {
-      return tipc_end_as(detail::receive_some(native_handle(), buffer, MSG_PEEK), std::size_t{0});
+      return tipc_end_as(detail::peek_some(native_handle(), buffer), std::size_t{0});
     }
-    return detail::receive_some(native_handle(), buffer, MSG_PEEK);
+    return detail::peek_some(native_handle(), buffer);
   }
 
   /// Message socket: copies the next message's head into `buffer` and reports it as
@@ -647,7 +672,8 @@ class socket {
       }
       return extent.assume_error();
     }
-    return message_info{extent.assume_value().stored, extent.assume_value().message_size, false};
+    const detail::message_extent& got = extent.assume_value();
+    return message_info{got.stored, got.message_size, false, got.descriptors_discarded};
   }
 
   unique_fd fd_;

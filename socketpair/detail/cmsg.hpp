@@ -11,6 +11,7 @@
 #pragma once
 
 #include <socketpair/detail/config.hpp>
+#include <socketpair/detail/control.hpp>
 #include <socketpair/detail/io.hpp>
 #include <socketpair/detail/sizes.hpp>
 #include <socketpair/detail/syscall.hpp>
@@ -39,38 +40,6 @@ namespace sockpair::detail {
 /// with EINVAL past it, whether they come in one SCM_RIGHTS message or several.
 inline constexpr std::size_t scm_max_fd = 253;
 
-#if defined(__linux__)
-inline constexpr bool has_scm_credentials = true;
-/// SCM_PIDFD (Linux >= 6.5, with SO_PASSPIDFD): a pidfd of the sender, installed in the
-/// receiver like a passed descriptor. The number is kernel ABI; older libc headers lack it.
-inline constexpr int scm_pidfd = 0x04;
-/// The credentials carried by SCM_CREDENTIALS.
-using wire_credentials = ::ucred;
-#else
-inline constexpr bool has_scm_credentials = false;
-struct wire_credentials {};
-#endif
-
-/// Bytes of control buffer that one control message with `payload` bytes occupies.
-[[nodiscard]] constexpr std::size_t cmsg_space(std::size_t payload) noexcept {
-  return CMSG_SPACE(payload);
-}
-
-/// Control space the kernel may fill without being asked for descriptors: SCM_CREDENTIALS
-/// when SO_PASSCRED is on (delivered before the descriptors, so without this room it would
-/// crowd them out) and SCM_PIDFD when SO_PASSPIDFD is on.
-#if defined(__linux__)
-inline constexpr std::size_t unsolicited_control_space =
-    cmsg_space(sizeof(wire_credentials)) + cmsg_space(sizeof(int));
-#else
-inline constexpr std::size_t unsolicited_control_space = 0;
-#endif
-
-/// Control space for receiving up to `fds` descriptors plus what the kernel adds unasked.
-[[nodiscard]] constexpr std::size_t receive_control_space(std::size_t fds) noexcept {
-  return (fds == 0 ? 0 : cmsg_space(fds * sizeof(int))) + unsolicited_control_space;
-}
-
 /// Control space for sending `fds` descriptors and, optionally, credentials.
 [[nodiscard]] constexpr std::size_t send_control_space(std::size_t fds, bool credentials) noexcept {
   std::size_t space = fds == 0 ? 0 : cmsg_space(fds * sizeof(int));
@@ -79,25 +48,6 @@ inline constexpr std::size_t unsolicited_control_space = 0;
   }
   return space;
 }
-
-/// A control buffer of `Bytes` bytes, aligned for `cmsghdr` and deliberately uninitialised:
-/// a sender writes every byte it passes on (padding included), and recvmsg(2) writes every
-/// byte a receiver reads (up to the `msg_controllen` it returns).
-template <std::size_t Bytes>
-struct control_buffer {
-  // Leaves `bytes` alone, as `= default` would, but without each declaration of a buffer then
-  // needing its own NOLINT.
-  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init,modernize-use-equals-default)
-  control_buffer() noexcept {}
-
-  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init): filled before it is read (above)
-  alignas(cmsghdr) std::array<std::byte, Bytes> bytes;
-
-  [[nodiscard]] std::span<std::byte> all() noexcept { return bytes; }
-  [[nodiscard]] std::span<std::byte> first(std::size_t n) noexcept {
-    return all().first(n < Bytes ? n : Bytes);
-  }
-};
 
 // Errors, built out of line: the category lookups behind them would otherwise sit in the
 // middle of every send and receive, and keep the callers too big to inline.
@@ -206,15 +156,21 @@ template <bool MessageOriented, class Fd>
 }
 
 /// Walks the control messages recvmsg(2) left in `msg`: SCM_RIGHTS descriptors go to `sink`
-/// while it has room, and are closed after that with MSG_CTRUNC added to `msg.msg_flags`
-/// (as the kernel reports those it could not deliver); SCM_PIDFD descriptors are closed;
+/// while it has room, and are closed after that (`overflowed`: lost, as when the kernel
+/// cuts them); SCM_PIDFD descriptors are closed (`pidfd_arrived`);
 /// SCM_CREDENTIALS go to `sink`. A control message that claims more than the buffer holds (a
 /// cut one) is read only as far as the buffer goes. `Sink` is described at
 /// `receive_with_control`.
+struct control_taken {
+  bool overflowed = false;     // more descriptors came than the sink had room for
+  bool pidfd_arrived = false;  // an SCM_PIDFD came (after the descriptors: they are complete)
+};
+
 template <class Sink>
-[[gnu::always_inline]] inline void take_control(msghdr& msg, Sink& sink,
-                                                [[maybe_unused]] bool close_on_exec) noexcept {
+[[nodiscard, gnu::always_inline]] inline control_taken take_control(
+    msghdr& msg, Sink& sink, [[maybe_unused]] bool close_on_exec) noexcept {
   constexpr std::size_t header_size = CMSG_LEN(0);  // where CMSG_DATA starts
+  control_taken taken;
   const auto* at = static_cast<const std::byte*>(msg.msg_control);
   std::size_t left = msg.msg_controllen;
   while (left >= header_size) {
@@ -240,11 +196,18 @@ template <class Sink>
       sink.adopt(payload, kept);
       if (kept < count) [[unlikely]] {
         close_received(payload + kept * sizeof(int), count - kept);
-        msg.msg_flags |= MSG_CTRUNC;
+        taken.overflowed = true;
       }
 #if defined(__linux__)
     } else if (header.cmsg_type == scm_pidfd) {
-      close_received(payload, count);  // not asked for by this library: closed at once
+      // Not asked for by this library: closed at once. The kernel writes a negative errno
+      // here when it could not make one (no free descriptor number): no proof then.
+      int pidfd = -1;
+      if (count >= 1) {
+        std::memcpy(&pidfd, payload, sizeof pidfd);
+      }
+      close_received(payload, count);
+      taken.pidfd_arrived = taken.pidfd_arrived || pidfd >= 0;
     } else if (header.cmsg_type == SCM_CREDENTIALS && size >= sizeof(wire_credentials)) {
       wire_credentials credentials;  // NOLINT(cppcoreguidelines-pro-type-member-init): below
       std::memcpy(&credentials, payload, sizeof credentials);
@@ -259,14 +222,15 @@ template <class Sink>
     at += step;
     left -= step;
   }
+  return taken;
 }
 
 /// One recvmsg(2) into `buffer` with `control` as the control buffer (from
 /// `receive_control_space(sink.room())`); returns the bytes stored in `buffer`. Every
 /// descriptor the kernel installed is owned the moment the call returns: SCM_RIGHTS
 /// descriptors go to `sink` in order, any other (SCM_PIDFD) is closed. Then, in this order:
-/// - the control data was cut (MSG_CTRUNC) or more descriptors came than `sink` holds:
-///   all of them are closed, `errc::control_truncated`;
+/// - descriptors were cut (`descriptors_were_cut`) or more came than `sink` holds: all of
+///   them are closed, `errc::control_truncated`;
 /// - a message was longer than `buffer`: all of them are closed, `errc::message_truncated`.
 /// On any failure `sink` owns no received descriptor.
 ///
@@ -298,11 +262,12 @@ template <bool MessageOriented, class Sink>
     return ancillary_errno();
   }
 
-  take_control(msg, sink, close_on_exec);
+  const control_taken taken = take_control(msg, sink, close_on_exec);
   // Past these checks `n` fits in `buffer`: a stream never returns more, and a message that
-  // did not fit (MSG_TRUNC, or Linux's real length) fails.
+  // did not fit (MSG_TRUNC, or Linux's real length) fails. MSG_CTRUNC is a loss unless the
+  // pidfd that comes after the descriptors arrived (see `descriptors_were_cut`).
   const auto size = static_cast<std::size_t>(n);
-  const bool control_truncated = (msg.msg_flags & MSG_CTRUNC) != 0;
+  const bool control_truncated = taken.overflowed || descriptors_were_cut(msg, taken.pidfd_arrived);
   const bool data_truncated =
       MessageOriented && ((msg.msg_flags & MSG_TRUNC) != 0 || size > buffer.size());
   if (control_truncated || data_truncated) [[unlikely]] {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <socketpair/detail/config.hpp>
+#include <socketpair/detail/control.hpp>
 #include <socketpair/detail/sigpipe.hpp>
 #include <socketpair/detail/syscall.hpp>
 #include <socketpair/error.hpp>
@@ -46,15 +47,81 @@ template <class = void>  // instantiated on first use (see above)
   return static_cast<std::size_t>(n);
 }
 
-/// One recv(2) on a byte stream; 0 means orderly EOF. An empty buffer fails with EINVAL and
-/// receives nothing: recv(2) would return 0 for it, the end-of-stream value, with data queued.
+/// Receives on a byte stream with recvmsg(2), offering the kernel room for the control data
+/// it may add unasked, so that descriptors riding on the bytes are seen, closed and reported
+/// (see detail/control.hpp). The building block of every stream receive but a peek. One
+/// object serves a whole loop: the msghdr is built once, and each call sets only what
+/// changes (the kernel writes msg_controllen and msg_flags back).
+class stream_receiver {
+ public:
+  // Only the fields recvmsg(2) reads are written: msg_flags is output only, and iov_ and
+  // msg_controllen are set by each call.
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init): see above
+  [[gnu::always_inline]] explicit stream_receiver(int fd) noexcept : fd_(fd) {
+    msg_.msg_name = nullptr;
+    msg_.msg_namelen = 0;
+    msg_.msg_iov = &iov_;
+    msg_.msg_iovlen = 1;
+    msg_.msg_control = control_.bytes.data();
+  }
+  stream_receiver(const stream_receiver&) = delete;  // msg_ points into the object itself
+  stream_receiver& operator=(const stream_receiver&) = delete;
+  stream_receiver(stream_receiver&&) = delete;
+  stream_receiver& operator=(stream_receiver&&) = delete;
+  ~stream_receiver() = default;
+
+  /// One recvmsg(2) of up to `size` bytes into `data`: the count (0: orderly EOF), or -1 with
+  /// errno set. `discarded` is set when descriptors came with the bytes (they are closed).
+  [[nodiscard, gnu::always_inline]] ssize_t receive(std::byte* data, std::size_t size,
+                                                    bool& discarded) noexcept {
+    iov_.iov_base = data;
+    iov_.iov_len = size;
+    msg_.msg_controllen = control_.bytes.size();
+    const ssize_t n = recvmsg_restarting(fd_, &msg_, cmsg_cloexec);
+    // (After a failure the kernel writes back neither msg_controllen nor msg_flags.)
+    if (n >= 0 && has_control_data(msg_)) [[unlikely]] {
+      discarded = discard_unwanted_control(msg_);
+    }
+    return n;
+  }
+
+ private:
+  int fd_;
+  iovec iov_;   // NOLINT(cppcoreguidelines-pro-type-member-init): set by each call
+  msghdr msg_;  // NOLINT(cppcoreguidelines-pro-type-member-init): set where read (above)
+  unsolicited_control_buffer control_;
+};
+
+/// One receive on a byte stream; 0 means orderly EOF. An empty buffer fails with EINVAL and
+/// receives nothing: its 0 would read as the end of the stream with data queued. Descriptors
+/// that came with the bytes are closed and the call fails with `errc::descriptors_discarded`
+/// (the bytes are in `buffer`, but how many is not reported: treat the stream as broken).
 template <class = void>  // instantiated on first use (see above)
-[[nodiscard]] result<std::size_t> receive_some(int fd, std::span<std::byte> buffer,
-                                               int flags = 0) noexcept {
+[[nodiscard, gnu::always_inline]] inline result<std::size_t> receive_some(
+    int fd, std::span<std::byte> buffer) noexcept {
   if (buffer.empty()) [[unlikely]] {
     return invalid_argument_error();
   }
-  const ssize_t n = recv_restarting(fd, buffer, 0, flags);
+  bool discarded = false;
+  stream_receiver receiver(fd);
+  const ssize_t n = receiver.receive(buffer.data(), buffer.size(), discarded);
+  if (n < 0) {
+    return last_errno_code();
+  }
+  if (discarded) [[unlikely]] {
+    return descriptors_discarded_error();
+  }
+  return static_cast<std::size_t>(n);
+}
+
+/// One recv(2) with MSG_PEEK on a byte stream: copies what a receive would return, leaving it
+/// (and any descriptors riding on it) queued. 0 means orderly EOF; an empty buffer is EINVAL.
+template <class = void>  // instantiated on first use (see above)
+[[nodiscard]] result<std::size_t> peek_some(int fd, std::span<std::byte> buffer) noexcept {
+  if (buffer.empty()) [[unlikely]] {
+    return invalid_argument_error();
+  }
+  const ssize_t n = recv_restarting(fd, buffer, 0, MSG_PEEK);
   if (n < 0) {
     return last_errno_code();
   }
@@ -63,9 +130,10 @@ template <class = void>  // instantiated on first use (see above)
 
 /// What one recvmsg(2) of a whole message saw.
 struct message_extent {
-  std::size_t stored;        // bytes written to the buffer
-  std::size_t message_size;  // the message's real size (exact on Linux; >= stored elsewhere)
-  bool truncated;            // the message did not fit and its tail was discarded
+  std::size_t stored;          // bytes written to the buffer
+  std::size_t message_size;    // the message's real size (exact on Linux; >= stored elsewhere)
+  bool truncated;              // the message did not fit and its tail was discarded
+  bool descriptors_discarded;  // it carried descriptors, which were closed
 };
 
 /// The most buffers one sendmsg(2)/recvmsg(2) takes: IOV_MAX (1024 on Linux).
@@ -78,26 +146,38 @@ inline constexpr std::size_t max_iov = 16;  // _XOPEN_IOV_MAX, the least POSIX a
 #endif
 
 /// One recvmsg(2) of a whole message into `count` iovecs holding `capacity` bytes in all.
+/// Descriptors the message carried are closed and reported (`descriptors_discarded`), except
+/// on a peek (MSG_PEEK), which offers no control buffer: the kernel then installs nothing and
+/// the descriptors stay queued with the message.
 template <class = void>  // instantiated on first use (see above)
 [[nodiscard]] result<message_extent> receive_one_message(int fd, iovec* iov, std::size_t count,
                                                          std::size_t capacity,
                                                          int flags = 0) noexcept {
+  unsolicited_control_buffer control;
   msghdr msg{};
   msg.msg_iov = iov;
   msg.msg_iovlen = count;
+  if ((flags & MSG_PEEK) == 0) {
+    msg.msg_control = control.bytes.data();
+    msg.msg_controllen = control.bytes.size();
+  }
 #if defined(__linux__)
   flags |= MSG_TRUNC;  // Linux then returns the message's real length
 #endif
-  const ssize_t n = recvmsg_restarting(fd, &msg, flags);
+  const ssize_t n = recvmsg_restarting(fd, &msg, flags | cmsg_cloexec);
   if (n < 0) {
-    return last_errno_code();
+    return last_errno_code();  // (the kernel wrote back neither msg_controllen nor msg_flags)
+  }
+  bool discarded = false;
+  if ((flags & MSG_PEEK) == 0 && has_control_data(msg)) [[unlikely]] {
+    discarded = discard_unwanted_control(msg);
   }
   auto size = static_cast<std::size_t>(n);
   const bool truncated = (msg.msg_flags & MSG_TRUNC) != 0 || size > capacity;
   if (truncated && size <= capacity) {
     size = capacity + 1;  // the real size is unknown here: report a lower bound
   }
-  return message_extent{size < capacity ? size : capacity, size, truncated};
+  return message_extent{size < capacity ? size : capacity, size, truncated, discarded};
 }
 
 /// One recvmsg(2) of a whole message, reporting truncation and (on Linux) the real size.
@@ -202,11 +282,13 @@ template <class = void>  // instantiated on first use (see above)
 
 /// One recvmsg(2) on a byte stream into `buffers` past their first `skip` bytes (at most the
 /// first max_iov buffers are filled). 0 means orderly EOF; no room at all fails with EINVAL,
-/// as `receive_some` does.
+/// as `receive_some` does. Descriptors that came with the bytes are closed, and the call
+/// fails with `errc::descriptors_discarded` after setting `stored` to the bytes it stored.
 template <class = void>  // instantiated on first use (see above)
 [[nodiscard]] result<std::size_t> receive_scatter(int fd,
                                                   std::span<const std::span<std::byte>> buffers,
-                                                  std::size_t skip, int flags = 0) noexcept {
+                                                  std::size_t skip, std::size_t& stored,
+                                                  int flags = 0) noexcept {
   io_vector iov;
   if (!iov.assign(buffers, skip, max_iov)) {
     return errno_code(ENOMEM);
@@ -214,12 +296,19 @@ template <class = void>  // instantiated on first use (see above)
   if (iov.bytes() == 0) [[unlikely]] {
     return invalid_argument_error();
   }
+  unsolicited_control_buffer control;
   msghdr msg{};
   msg.msg_iov = iov.data();
   msg.msg_iovlen = iov.size();
-  const ssize_t n = recvmsg_restarting(fd, &msg, flags);
+  msg.msg_control = control.bytes.data();
+  msg.msg_controllen = control.bytes.size();
+  const ssize_t n = recvmsg_restarting(fd, &msg, flags | cmsg_cloexec);
   if (n < 0) {
-    return last_errno_code();
+    return last_errno_code();  // (the kernel wrote back neither msg_controllen nor msg_flags)
+  }
+  if (has_control_data(msg) && discard_unwanted_control(msg)) [[unlikely]] {
+    stored = static_cast<std::size_t>(n);
+    return descriptors_discarded_error();
   }
   return static_cast<std::size_t>(n);
 }
@@ -267,56 +356,7 @@ template <class = void>  // instantiated on first use (see above)
   return (p.revents & shut_events) != 0;
 }
 
-/// Calls `f(i, fd)` for each of the `count` descriptors stored as ints (unaligned) at `raw`,
-/// in order: an odd one first, then two at a time (as detail/cmsg.hpp's `store_fds` stores
-/// them).
-template <class F>
-inline void for_each_received(const std::byte* raw, std::size_t count, F f) noexcept {
-  std::size_t i = 0;
-  if (count % 2 != 0) {
-    int fd = -1;
-    std::memcpy(&fd, raw, sizeof fd);
-    f(std::size_t{0}, fd);
-    i = 1;
-  }
-  for (; i < count; i += 2) {
-    int first = -1;
-    int second = -1;
-    std::memcpy(&first, raw + i * sizeof(int), sizeof(int));
-    std::memcpy(&second, raw + (i + 1) * sizeof(int), sizeof(int));
-    f(i, first);
-    f(i + 1, second);
-  }
-}
-
-/// Closes `count` descriptors stored as ints (unaligned) from `raw`.
-[[gnu::cold, gnu::noinline]] inline void close_received(const std::byte* raw,
-                                                        std::size_t count) noexcept {
-  for_each_received(raw, count, [](std::size_t, int fd) noexcept {
-    static_cast<void>(::close(fd));  // errors ignored, as unique_fd's destructor does
-  });
-}
-
 #if defined(SO_PASSCRED) && defined(SCM_CREDENTIALS)
-/// Closes the descriptors that SCM_RIGHTS messages in `msg` installed in this process.
-/// True when `msg` came with ancillary data of any kind (or had some cut off).
-template <class = void>  // instantiated on first use (see above)
-[[nodiscard]] bool discard_ancillary(msghdr& msg) noexcept {
-  bool ancillary = (msg.msg_flags & MSG_CTRUNC) != 0;
-  if (msg.msg_controllen == 0) {
-    return ancillary;
-  }
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    ancillary = true;
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
-      continue;
-    }
-    close_received(reinterpret_cast<const std::byte*>(CMSG_DATA(c)),
-                   (c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-  }
-  return ancillary;
-}
-
 /// On an AF_UNIX socket shut down for reading, after a peek returned 0: the end of the
 /// stream (true), or an empty message (false)? Nothing more can be queued, and a read no
 /// longer blocks. Peeks with SO_PASSCRED on (restoring the caller's setting afterwards): an
@@ -354,7 +394,13 @@ template <class = void>  // instantiated on first use (see above)
     return peek_errno == EAGAIN || peek_errno == EWOULDBLOCK ? result<bool>(false)
                                                              : errno_code(peek_errno);
   }
-  return !discard_ancillary(msg) && n == 0;
+  // Any control data at all (credentials, or descriptors riding on an empty message, which
+  // the peek installed as copies and which are closed here) means a message.
+  const bool ancillary = has_control_data(msg);
+  if (ancillary) {
+    static_cast<void>(discard_unwanted_control(msg));
+  }
+  return !ancillary && n == 0;
 }
 #endif
 

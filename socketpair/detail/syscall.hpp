@@ -195,6 +195,11 @@ template <class F>
   return errno_code(EIO);
 }
 
+[[nodiscard, gnu::cold, gnu::noinline]] inline std::error_code
+descriptors_discarded_error() noexcept {
+  return make_error_code(errc::descriptors_discarded);
+}
+
 [[nodiscard, gnu::cold, gnu::noinline]] inline std::error_code invalid_argument_error() noexcept {
   return errno_code(EINVAL);
 }
