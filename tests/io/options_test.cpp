@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <array>
@@ -138,14 +139,14 @@ TEST(Adopt, ReleaseAndAdoptAgainKeepsTheSameDescriptor) {
   EXPECT_EQ(again.value().native_handle(), fd);
 }
 
-TEST(Adopt, AWrongTypeIsRefusedAndTheDescriptorClosed) {
+TEST(Adopt, AWrongTypeIsRefusedAndATemporaryDescriptorClosed) {
   auto pair = socket_pair<seqpacket>::create().value();
   const int fd = pair.first.release();
   auto wrong = socket<stream>::adopt(unique_fd(fd));
   ASSERT_FALSE(wrong);
   EXPECT_EQ(wrong.error(), errc::wrong_socket_kind);
   EXPECT_EQ(wrong.error(), std::errc::wrong_protocol_type);
-  EXPECT_FALSE(is_open(fd)) << "adopt owned the descriptor; refusing it must close it";
+  EXPECT_FALSE(is_open(fd)) << "handed back to a temporary, which closed it";
 }
 
 TEST(Adopt, AWrongDomainIsRefused) {
@@ -166,6 +167,65 @@ TEST(Adopt, SomethingThatIsNoSocketIsRefused) {
   EXPECT_EQ(wrong.error(), errc::wrong_socket_kind);
   EXPECT_EQ(wrong.error(), std::errc::not_a_socket);
   EXPECT_FALSE(is_open(pipe_fds[0]));
+}
+
+// A refused descriptor stays with the caller, who may try another type (issue 12, point 10).
+TEST(Adopt, ARefusedDescriptorIsHandedBackSoAnotherTypeCanBeTried) {
+  auto pair = socket_pair<seqpacket>::create().value();
+  unique_fd fd(pair.first.release());
+  const int raw = fd.get();
+  auto wrong = socket<stream>::adopt(std::move(fd));
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error(), errc::wrong_socket_kind);
+  ASSERT_TRUE(fd)
+      << "adopt kept (and closed) a descriptor it refused";  // NOLINT(bugprone-use-after-move)
+  EXPECT_EQ(fd.get(), raw);
+  EXPECT_TRUE(is_open(raw));
+  auto right = socket<seqpacket>::adopt(std::move(fd));
+  ASSERT_TRUE(right) << right.error().message();
+  EXPECT_EQ(right.value().native_handle(), raw);
+  EXPECT_FALSE(fd);  // NOLINT(bugprone-use-after-move): taken on success
+}
+
+// A listening or unconnected AF_UNIX socket has the right type and domain, but is no end of a
+// pair: sends on it fail with ENOTCONN.
+TEST(Adopt, AListeningSocketIsRefused) {
+  unique_fd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(listener);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  // Linux's autobind: an abstract address of its own choosing.
+  ASSERT_EQ(
+      ::bind(listener.get(), reinterpret_cast<const sockaddr*>(&address), sizeof(sa_family_t)), 0);
+  ASSERT_EQ(::listen(listener.get(), 1), 0);
+  auto adopted = socket<stream>::adopt(std::move(listener));
+  ASSERT_FALSE(adopted) << "a listening socket was adopted as a connected end";
+  EXPECT_EQ(adopted.error(), errc::wrong_socket_kind);
+  EXPECT_TRUE(listener);  // NOLINT(bugprone-use-after-move): handed back
+}
+
+TEST(Adopt, AnUnconnectedSocketIsRefused) {
+  for (const int type : {SOCK_STREAM, SOCK_SEQPACKET, SOCK_DGRAM}) {
+    unique_fd lone(::socket(AF_UNIX, type | SOCK_CLOEXEC, 0));
+    ASSERT_TRUE(lone);
+    const auto outcome = [](const auto& adopted) -> result<void> {
+      if (adopted) {
+        return success();
+      }
+      return adopted.error();
+    };
+    result<void> tried = success();
+    if (type == SOCK_STREAM) {
+      tried = outcome(socket<stream>::adopt(std::move(lone)));
+    } else if (type == SOCK_SEQPACKET) {
+      tried = outcome(socket<seqpacket>::adopt(std::move(lone)));
+    } else {
+      tried = outcome(socket<dgram>::adopt(std::move(lone)));
+    }
+    ASSERT_FALSE(tried) << type << ": an unconnected socket was adopted";
+    EXPECT_EQ(tried.error(), std::errc::not_connected) << type;
+    EXPECT_TRUE(lone) << type;  // NOLINT(bugprone-use-after-move): handed back
+  }
 }
 
 TEST(Adopt, AnEmptyOrClosedDescriptorIsEbadf) {
