@@ -102,14 +102,25 @@ class socket {
   ~socket() = default;
 
   /// Takes ownership of a descriptor made elsewhere (inherited across exec, received over
-  /// another socket, ...) after checking with SO_TYPE and SO_DOMAIN that it is a `Type`
-  /// socket of `Domain`. If it is not (or is no socket at all), fails with
-  /// `errc::wrong_socket_kind`, and the descriptor is closed: `adopt` owned it. An invalid
-  /// descriptor fails with EBADF.
-  [[nodiscard]] static result<socket> adopt(unique_fd fd) noexcept {
+  /// another socket, ...) after checking that it is a connected end of a `Type` socket of
+  /// `Domain`: SO_TYPE and SO_DOMAIN, not listening (SO_ACCEPTCONN), and on AF_UNIX with a
+  /// peer (getpeername(2)).
+  ///
+  /// On success `fd` is moved from: the socket owns the descriptor. On failure `fd` is left
+  /// as it was, still owning the descriptor, so the caller may try another type (from a
+  /// temporary, `adopt(unique_fd(raw))`, it is closed at the end of the statement).
+  /// Errors: `errc::wrong_socket_kind` for no socket at all, another type or domain, or a
+  /// listening socket; `std::errc::not_connected` for an AF_UNIX socket with no peer; EBADF
+  /// for an empty or closed `fd`; getsockopt(2)'s other errors unchanged.
+  [[nodiscard]] static result<socket> adopt(unique_fd&& fd) noexcept {
     auto kind = detail::check_socket_kind(fd.get(), Type::value, Domain::value);
     if (!kind) {
-      return kind.assume_error();  // `fd` closes on the way out
+      return kind.assume_error();
+    }
+    // (TIPC's dgram and rdm pairs have no peer that getpeername(2) reports.)
+    auto end = detail::check_connected_end(fd.get(), std::same_as<Domain, unix_domain>);
+    if (!end) {
+      return end.assume_error();
     }
     if (auto quiet = detail::suppress_sigpipe(fd.get()); !quiet) {  // SO_NOSIGPIPE, macOS < 11
       return quiet.assume_error();

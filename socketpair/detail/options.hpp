@@ -64,6 +64,30 @@ template <class = void>  // instantiated on first use (see detail/io.hpp)
   return success();
 }
 
+/// Success when `fd` is a connected end: not listening (SO_ACCEPTCONN), and, when
+/// `has_peer` asks, with a peer that getpeername(2) reports. A listening socket is
+/// `errc::wrong_socket_kind`; a socket without a peer, ENOTCONN.
+template <class = void>  // instantiated on first use (see detail/io.hpp)
+[[nodiscard]] result<void> check_connected_end(int fd, bool has_peer) noexcept {
+#if defined(SO_ACCEPTCONN)
+  int listening = 0;
+  if (get_int_option(fd, SOL_SOCKET, SO_ACCEPTCONN, listening) != 0) {
+    return last_errno_code();
+  }
+  if (listening != 0) {
+    return make_error_code(errc::wrong_socket_kind);
+  }
+#endif
+  if (has_peer) {
+    sockaddr_storage peer{};
+    socklen_t length = sizeof peer;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0) {
+      return last_errno_code();
+    }
+  }
+  return success();
+}
+
 /// SO_SNDBUF / SO_RCVBUF from a byte count; EINVAL past INT_MAX.
 template <class = void>  // instantiated on first use (see detail/io.hpp)
 [[nodiscard]] result<void> set_buffer_size(int fd, int name, std::size_t bytes) noexcept {

@@ -366,9 +366,9 @@ TEST(SystemCallsPerCall, EachCallMakesTheCallsItsEntrySays) {
   const std::vector<std::string> expected = {
       "",                 // before the first step
       "sendto",           // send
-      "recvfrom",         // receive
+      "recvmsg",          // receive (room for control data: see detail/control.hpp)
       "sendto",           // send_all of what fits
-      "recvfrom",         // receive_exact of what is there
+      "recvmsg",          // receive_exact of what is there
       "sendmsg",          // send_with_fds
       "recvmsg",          // receive_with_fds
       "sendto",           // seqpacket send
@@ -380,7 +380,7 @@ TEST(SystemCallsPerCall, EachCallMakesTheCallsItsEntrySays) {
       "sendmmsg",         // send_batch of 3
       "recvmmsg",         // receive_batch of 3 queued
       "sendto",           // frame write + flush of one small frame
-      "recvfrom",         // frame read
+      "recvmsg",          // frame read
       "poll",             // wait_readable
       // An empty message: the peek returns 0, and poll(2) shows no shutdown.
       "sendto recvmsg poll recvmsg", "shutdown",
