@@ -431,6 +431,7 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
   static constexpr std::size_t hello_size = 16;
   // The least an adaptive spin lasts (see spin_for).
   static constexpr std::chrono::nanoseconds min_spin{1000};
+  static constexpr unsigned probe_every = 128;
 
   static std::array<std::byte, hello_size> make_hello() noexcept {
     std::array<std::byte, hello_size> hello{};
@@ -443,7 +444,9 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
 
   static result<std::array<unique_fd, 2>> make_bell_pair() noexcept {
     std::array<int, 2> fds = {-1, -1};
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fds.data()) != 0) {
+    // Blocking, so that a sleep with no deadline is one recv(2) (see sleep_once); every other
+    // use passes MSG_DONTWAIT.
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds.data()) != 0) {
       return last_errno_code();
     }
     return std::array<unique_fd, 2>{unique_fd(fds[0]), unique_fd(fds[1])};
@@ -554,6 +557,13 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
 
   enum class outcome_of_wait { ready, timed_out, peer_gone };
 
+  // How one end spins in one direction (see spin_for).
+  struct spin_state {
+    std::chrono::nanoseconds budget = std::chrono::nanoseconds::max();
+    std::chrono::nanoseconds last_wait{0};  // of the last wait that slept, spin included
+    unsigned waits = 0;
+  };
+
   // Spins, then sleeps until `ready()` is true (it loads and validates the peer's index and
   // may fail), the deadline passes, or the peer hangs up. The sleep protocol: store a new
   // episode number in `waiting`, then load the peer's index again; only then poll the bell
@@ -565,12 +575,13 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
   template <class Ready>
   result<outcome_of_wait> sleep_until(Ready ready, deadline until, std::uint64_t* waiting,
                                       std::uint64_t& episode, int bell,
-                                      std::chrono::nanoseconds& budget) noexcept {
+                                      spin_state& spinning) noexcept {
     BOOST_OUTCOME_TRY(auto now_ready, ready());
     if (now_ready) {
       return outcome_of_wait::ready;
     }
-    BOOST_OUTCOME_TRY(auto spun, spin_for(ready, until, budget));
+    const deadline::clock::time_point started = deadline::clock::now();
+    BOOST_OUTCOME_TRY(auto spun, spin_for(ready, until, spinning, started));
     if (spun) {
       return outcome_of_wait::ready;
     }
@@ -580,38 +591,48 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
     for (;;) {
       BOOST_OUTCOME_TRY(auto slept, sleep_once(ready, until, waiting, episode, bell));
       if (slept) {
+        if (*slept == outcome_of_wait::ready) {
+          spinning.last_wait = deadline::clock::now() - started;
+        }
         return *slept;
       }
     }
   }
 
-  // Spins (no system call but the clock's vDSO) while `budget` and the deadline allow: true
-  // once `ready()` is. The budget adapts within `spin_`: it doubles after a spin that
+  // Spins (no system call but the clock's vDSO) while the budget and the deadline allow:
+  // true once `ready()` is. The budget adapts within `spin_`: it doubles after a spin that
   // succeeded and halves after one that did not, so that where the peer is seldom running at
   // the same time (both ends on one CPU, an oversubscribed machine) a waiter soon stops
-  // burning the CPU its peer needs, and spins again once spinning pays. It never falls below
-  // `min_spin` (while `spin_` is not zero), so that a spin can succeed and grow it again.
+  // burning the CPU its peer needs. It never falls below `min_spin` (while `spin_` is not
+  // zero). And every `probe_every`-th wait spins longer, twice as long as the last wait that
+  // ended in a sleep took (within `spin_`): two ends that both fell back to sleeping would
+  // otherwise never find out that the machine has calmed down (each one's short spin ends
+  // before the other has woken up); a probe that succeeds restores the whole budget.
   template <class Ready>
-  result<bool> spin_for(Ready& ready, deadline until, std::chrono::nanoseconds& budget) noexcept {
+  result<bool> spin_for(Ready& ready, deadline until, spin_state& state,
+                        deadline::clock::time_point now) noexcept {
     using clock = deadline::clock;
-    clock::time_point now = clock::now();
     if (spin_ <= std::chrono::nanoseconds::zero() || until.passed_at(now)) {
       return false;
     }
-    const std::chrono::nanoseconds base = budget > spin_ ? spin_ : budget;
-    const std::chrono::nanoseconds this_spin = base < min_spin ? min_spin : base;
+    const std::chrono::nanoseconds base = state.budget > spin_ ? spin_ : state.budget;
+    const bool probe = ++state.waits % probe_every == 0;
+    std::chrono::nanoseconds this_spin = base < min_spin ? min_spin : base;
+    if (probe && state.last_wait > this_spin / 2) {
+      this_spin = state.last_wait > spin_ / 2 ? spin_ : 2 * state.last_wait;
+    }
     const clock::time_point spin_end = now + this_spin;
     for (unsigned i = 1;; ++i) {
       detail::cpu_relax();
       BOOST_OUTCOME_TRY(auto spun, ready());
       if (spun) {
-        budget = base > (spin_ - min_spin) / 2 ? spin_ : base * 2 + min_spin;
+        state.budget = probe || base > (spin_ - min_spin) / 2 ? spin_ : base * 2 + min_spin;
         return true;
       }
       if (i % 16 == 0) {
         now = clock::now();
         if (now >= spin_end || until.passed_at(now)) {
-          budget = base / 2;
+          state.budget = base / 2;
           return false;
         }
       }
@@ -635,6 +656,27 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
     return last ? outcome_of_wait::ready : outcome_of_wait::timed_out;
   }
 
+  enum class recv_sleep { woken, peer_gone, fall_back };
+
+  // A sleep with no deadline: in recv(2) itself, one system call (a socket pair's own cost).
+  // A peer's socket that is non-blocking answers EAGAIN at once: `fall_back` to ppoll(2).
+  // Clears `waiting` whenever the sleep is over.
+  static result<recv_sleep> sleep_in_recv(int bell, std::uint64_t* waiting) noexcept {
+    std::array<char, 64> bells{};
+    const ssize_t n = ::recv(bell, bells.data(), bells.size(), 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      return recv_sleep::fall_back;
+    }
+    detail::shm_store(waiting, 0, std::memory_order_relaxed);
+    if (n > 0 || (n < 0 && errno == EINTR)) {
+      return recv_sleep::woken;
+    }
+    if (n == 0 || errno == ECONNRESET) {
+      return recv_sleep::peer_gone;
+    }
+    return last_errno_code();
+  }
+
   // One sleep of the protocol above: an outcome, or nullopt to sleep again (a bell for an
   // earlier episode, a signal).
   template <class Ready>
@@ -654,6 +696,16 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
     }
     ::timespec left{};
     const bool finite = until.timespec_left(clock::now(), left);
+    if (!finite) {
+      BOOST_OUTCOME_TRY(auto how, sleep_in_recv(bell, waiting));
+      if (how == recv_sleep::peer_gone) {
+        return std::optional(outcome_of_wait::peer_gone);
+      }
+      if (how == recv_sleep::woken) {
+        BOOST_OUTCOME_TRY(auto rung, ready());
+        return rung ? std::optional(outcome_of_wait::ready) : std::optional<outcome_of_wait>();
+      }
+    }
     pollfd p{bell, POLLIN, 0};
     const int rc = ::ppoll(&p, 1, finite ? &left : nullptr, nullptr);
     detail::shm_store(waiting, 0, std::memory_order_relaxed);
@@ -688,9 +740,8 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
       w_.tail = tail;
       return w_.head + total - tail <= ring_size_;
     };
-    BOOST_OUTCOME_TRY(auto waited,
-                      sleep_until(has_room, until, out_space_waiting_, w_.sleep_episode,
-                                  space_bell_.get(), w_.spin_budget));
+    BOOST_OUTCOME_TRY(auto waited, sleep_until(has_room, until, out_space_waiting_,
+                                               w_.sleep_episode, space_bell_.get(), w_.spinning));
     switch (waited) {
       case outcome_of_wait::ready:
         return success();
@@ -735,9 +786,8 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
   result<bool> await_data(deadline until, bool stop_if_none) noexcept {
     if (!r_.peer_gone) {
       auto has_data = [this]() noexcept { return refresh_head(); };
-      BOOST_OUTCOME_TRY(auto waited,
-                        sleep_until(has_data, until, in_data_waiting_, r_.sleep_episode,
-                                    data_bell_.get(), r_.spin_budget));
+      BOOST_OUTCOME_TRY(auto waited, sleep_until(has_data, until, in_data_waiting_,
+                                                 r_.sleep_episode, data_bell_.get(), r_.spinning));
       switch (waited) {
         case outcome_of_wait::ready:
           return true;
@@ -819,7 +869,7 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
     bool has_reservation = false;
     std::uint64_t sleep_episode = 0;
     std::uint64_t last_data_bell = 0;
-    std::chrono::nanoseconds spin_budget = std::chrono::nanoseconds::max();  // see spin_for
+    spin_state spinning;
     std::error_code failure;
   };
 
@@ -834,7 +884,7 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
     bool peer_gone = false;
     std::uint64_t sleep_episode = 0;
     std::uint64_t last_space_bell = 0;
-    std::chrono::nanoseconds spin_budget = std::chrono::nanoseconds::max();  // see spin_for
+    spin_state spinning;
     std::error_code failure;
   };
 

@@ -115,6 +115,24 @@ TEST(ShmChannel, SleepingPeersStillWakeWithSpinningOff) {
   echo.join();
 }
 
+TEST(ShmChannel, AReceiveWithoutADeadlineSleepsUntilWokenThenUntilTheEnd) {
+  auto [a, b] = make_channels({.spin = 0ns});
+  ASSERT_TRUE(a && b);
+  std::thread writer([&a = a] {
+    std::this_thread::sleep_for(20ms);  // most likely after the reader went to sleep
+    EXPECT_TRUE(a.send(as_bytes(std::string("late"))));
+    std::this_thread::sleep_for(20ms);
+    a = shm_channel();  // the end, while the reader sleeps again
+  });
+  auto got = b.receive_view();  // no deadline: sleeps in recv(2) on its bell
+  ASSERT_TRUE(got && got.value()) << (got ? "end of stream" : got.error().message());
+  EXPECT_EQ(as_string(*got.value()), "late");
+  auto end = b.receive_view();
+  ASSERT_TRUE(end) << end.error().message();
+  EXPECT_FALSE(end.value());
+  writer.join();
+}
+
 TEST(ShmChannel, ReserveFillsInPlaceAndCommitPublishesOnlyWhatWasCommitted) {
   auto [a, b] = make_channels();
   ASSERT_TRUE(a && b);
