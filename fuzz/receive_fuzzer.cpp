@@ -451,34 +451,38 @@ class session {
     return e == std::errc::operation_would_block;
   }
 
+  // One stream `receive`: what it returns must match the bytes and descriptors sent.
+  bool stream_receive_call(std::vector<std::byte>& buffer) {
+    auto& s = *stream_;
+    auto r = call([&] { return s.receive(buffer); });
+    if (!r) {
+      if (buffer.empty()) {
+        require(r.error() == std::errc::invalid_argument, "empty stream buffer is EINVAL",
+                r.error().value());
+        return false;
+      }
+      if (r.error() == sockpair::errc::descriptors_discarded) {
+        require(stream_fds_ > 0, "descriptors discarded only where some were sent");
+        desynced_ = true;  // the bytes that came with them are not counted
+        return true;
+      }
+      require(would_block(r.error()), "stream receive: only EAGAIN", r.error().value());
+      require(desynced_ || bytes_.empty() || buffer.empty(), "EAGAIN with bytes queued");
+      return false;
+    }
+    consume_stream(std::span(buffer).first(r.value()));
+    if (r.value() == 0) {
+      require(buffer.empty() || desynced_ || (peer_shut_ && bytes_.empty()), "EOF only at the end");
+      return false;
+    }
+    return true;
+  }
+
   bool stream_call(std::uint8_t api, std::vector<std::byte>& buffer) {
     auto& s = *stream_;
     switch (api % 5) {
-      case 0: {
-        auto r = call([&] { return s.receive(buffer); });
-        if (!r) {
-          if (buffer.empty()) {
-            require(r.error() == std::errc::invalid_argument, "empty stream buffer is EINVAL",
-                    r.error().value());
-            return false;
-          }
-          if (r.error() == sockpair::errc::descriptors_discarded) {
-            require(stream_fds_ > 0, "descriptors discarded only where some were sent");
-            desynced_ = true;  // the bytes that came with them are not counted
-            return true;
-          }
-          require(would_block(r.error()), "stream receive: only EAGAIN", r.error().value());
-          require(desynced_ || bytes_.empty() || buffer.empty(), "EAGAIN with bytes queued");
-          return false;
-        }
-        consume_stream(std::span(buffer).first(r.value()));
-        if (r.value() == 0) {
-          require(buffer.empty() || desynced_ || (peer_shut_ && bytes_.empty()),
-                  "EOF only at the end");
-          return false;
-        }
-        return true;
-      }
+      case 0:
+        return stream_receive_call(buffer);
       case 1: {
         std::size_t done = 0;
         auto r = call([&] { return s.receive_exact(buffer, done); });

@@ -75,7 +75,9 @@ static_assert(!accepted_by_constrained_function<unix_domain, raw>);
 // Generic code can ask whether a pair, an end or an ancillary call exists, and gets `false`
 // for what the kernel cannot do instead of a hard error inside its query.
 template <class Type, class Domain = unix_domain>
-concept creatable = requires { socket_pair<Type, Domain>::create(); };
+concept creatable = requires {
+  socket_pair<Type, Domain>::create();
+};
 static_assert(creatable<stream>);
 static_assert(creatable<rdm, tipc_domain>);
 static_assert(!creatable<raw>);

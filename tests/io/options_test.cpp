@@ -177,8 +177,8 @@ TEST(Adopt, ARefusedDescriptorIsHandedBackSoAnotherTypeCanBeTried) {
   auto wrong = socket<stream>::adopt(std::move(fd));
   ASSERT_FALSE(wrong);
   EXPECT_EQ(wrong.error(), errc::wrong_socket_kind);
-  ASSERT_TRUE(fd)
-      << "adopt kept (and closed) a descriptor it refused";  // NOLINT(bugprone-use-after-move)
+  // NOLINTNEXTLINE(bugprone-use-after-move): adopt hands a refused descriptor back
+  ASSERT_TRUE(fd) << "adopt kept (and closed) a descriptor it refused";
   EXPECT_EQ(fd.get(), raw);
   EXPECT_TRUE(is_open(raw));
   auto right = socket<seqpacket>::adopt(std::move(fd));
