@@ -258,7 +258,7 @@ class socket {
   [[nodiscard, gnu::always_inline]] result<std::size_t> receive(
       std::span<std::byte> buffer) noexcept requires(!Type::message_oriented) {
     if constexpr (tipc) {
-      return tipc_end_as(detail::receive_some(native_handle(), buffer), std::size_t{0});
+      return tipc_end_as(detail::receive_some<false>(native_handle(), buffer), std::size_t{0});
     }
     return detail::receive_some(native_handle(), buffer);
   }
@@ -272,7 +272,7 @@ class socket {
   /// message itself is gone too; `receive_message` reports both).
   [[nodiscard]] result<std::size_t> receive(std::span<std::byte> buffer) noexcept
       requires(Type::message_oriented) {
-    auto extent = detail::receive_one_message(native_handle(), buffer);
+    auto extent = detail::receive_one_message<!tipc>(native_handle(), buffer);
     if (!extent) {
       if constexpr (tipc) {
         if (ends_tipc_stream(extent.assume_error())) {
@@ -318,7 +318,7 @@ class socket {
       return extent.assume_value().stored;
     } else {
       std::size_t stored = 0;
-      auto got = detail::receive_scatter(native_handle(), buffers, 0, stored);
+      auto got = detail::receive_scatter<!tipc>(native_handle(), buffers, 0, stored);
       if constexpr (tipc) {
         return tipc_end_as(std::move(got), std::size_t{0});
       }
@@ -340,7 +340,7 @@ class socket {
     if (moved > buffer.size()) {
       return detail::invalid_argument_error();
     }
-    detail::stream_receiver receiver(native_handle());
+    detail::stream_receiver<!tipc> receiver(native_handle());
     while (moved < buffer.size()) {
       bool discarded = false;
       const ssize_t n = receiver.receive(buffer.data() + moved, buffer.size() - moved, discarded);
@@ -396,8 +396,8 @@ class socket {
     return detail::transfer_all(detail::total_size(buffers), done,
                                 make_error_code(errc::unexpected_eof), [&](std::size_t skip) {
                                   std::size_t stored = 0;
-                                  auto got = detail::receive_scatter(native_handle(), buffers, skip,
-                                                                     stored);
+                                  auto got = detail::receive_scatter<!tipc>(native_handle(),
+                                                                            buffers, skip, stored);
                                   done += stored;  // descriptors_discarded: the bytes count
                                   if constexpr (tipc) {
                                     return tipc_end_as(std::move(got), std::size_t{0});
@@ -674,7 +674,8 @@ class socket {
         return next.assume_error();
       }
     }
-    auto extent = detail::receive_one_message(native_handle(), iov.data(), iov.size(), iov.bytes());
+    auto extent =
+        detail::receive_one_message<!tipc>(native_handle(), iov.data(), iov.size(), iov.bytes());
     if (!extent) {
       if constexpr (tipc) {
         if (ends_tipc_stream(extent.assume_error())) {

@@ -51,7 +51,10 @@ template <class = void>  // instantiated on first use (see above)
 /// it may add unasked, so that descriptors riding on the bytes are seen, closed and reported
 /// (see detail/control.hpp). The building block of every stream receive but a peek. One
 /// object serves a whole loop: the msghdr is built once, and each call sets only what
-/// changes (the kernel writes msg_controllen and msg_flags back).
+/// changes (the kernel writes msg_controllen and msg_flags back). `OfferControl` false (TIPC,
+/// which carries no descriptors and answers a control buffer with ancillary data of its own)
+/// offers none.
+template <bool OfferControl = true>
 class stream_receiver {
  public:
   // Only the fields recvmsg(2) reads are written: msg_flags is output only, and iov_ and
@@ -62,7 +65,8 @@ class stream_receiver {
     msg_.msg_namelen = 0;
     msg_.msg_iov = &iov_;
     msg_.msg_iovlen = 1;
-    msg_.msg_control = control_.bytes.data();
+    msg_.msg_control = OfferControl ? control_.bytes.data() : nullptr;
+    msg_.msg_controllen = 0;
   }
   stream_receiver(const stream_receiver&) = delete;  // msg_ points into the object itself
   stream_receiver& operator=(const stream_receiver&) = delete;
@@ -76,10 +80,12 @@ class stream_receiver {
                                                     bool& discarded) noexcept {
     iov_.iov_base = data;
     iov_.iov_len = size;
-    msg_.msg_controllen = control_.bytes.size();
+    if constexpr (OfferControl) {
+      msg_.msg_controllen = control_.bytes.size();
+    }
     const ssize_t n = recvmsg_restarting(fd_, &msg_, cmsg_cloexec);
     // (After a failure the kernel writes back neither msg_controllen nor msg_flags.)
-    if (n >= 0 && has_control_data(msg_)) [[unlikely]] {
+    if (OfferControl && n >= 0 && has_control_data(msg_)) [[unlikely]] {
       discarded = discard_unwanted_control(msg_);
     }
     return n;
@@ -96,14 +102,14 @@ class stream_receiver {
 /// receives nothing: its 0 would read as the end of the stream with data queued. Descriptors
 /// that came with the bytes are closed and the call fails with `errc::descriptors_discarded`
 /// (the bytes are in `buffer`, but how many is not reported: treat the stream as broken).
-template <class = void>  // instantiated on first use (see above)
+template <bool OfferControl = true>  // (a template: instantiated on first use, see above)
 [[nodiscard, gnu::always_inline]] inline result<std::size_t> receive_some(
     int fd, std::span<std::byte> buffer) noexcept {
   if (buffer.empty()) [[unlikely]] {
     return invalid_argument_error();
   }
   bool discarded = false;
-  stream_receiver receiver(fd);
+  stream_receiver<OfferControl> receiver(fd);
   const ssize_t n = receiver.receive(buffer.data(), buffer.size(), discarded);
   if (n < 0) {
     return last_errno_code();
@@ -149,7 +155,7 @@ inline constexpr std::size_t max_iov = 16;  // _XOPEN_IOV_MAX, the least POSIX a
 /// Descriptors the message carried are closed and reported (`descriptors_discarded`), except
 /// on a peek (MSG_PEEK), which offers no control buffer: the kernel then installs nothing and
 /// the descriptors stay queued with the message.
-template <class = void>  // instantiated on first use (see above)
+template <bool OfferControl = true>  // (a template: instantiated on first use, see above)
 [[nodiscard]] result<message_extent> receive_one_message(int fd, iovec* iov, std::size_t count,
                                                          std::size_t capacity,
                                                          int flags = 0) noexcept {
@@ -157,7 +163,8 @@ template <class = void>  // instantiated on first use (see above)
   msghdr msg{};
   msg.msg_iov = iov;
   msg.msg_iovlen = count;
-  if ((flags & MSG_PEEK) == 0) {
+  const bool offer_control = OfferControl && (flags & MSG_PEEK) == 0;
+  if (offer_control) {
     msg.msg_control = control.bytes.data();
     msg.msg_controllen = control.bytes.size();
   }
@@ -169,7 +176,7 @@ template <class = void>  // instantiated on first use (see above)
     return last_errno_code();  // (the kernel wrote back neither msg_controllen nor msg_flags)
   }
   bool discarded = false;
-  if ((flags & MSG_PEEK) == 0 && has_control_data(msg)) [[unlikely]] {
+  if (offer_control && has_control_data(msg)) [[unlikely]] {
     discarded = discard_unwanted_control(msg);
   }
   auto size = static_cast<std::size_t>(n);
@@ -181,11 +188,11 @@ template <class = void>  // instantiated on first use (see above)
 }
 
 /// One recvmsg(2) of a whole message, reporting truncation and (on Linux) the real size.
-template <class = void>  // instantiated on first use (see above)
+template <bool OfferControl = true>  // (a template: instantiated on first use, see above)
 [[nodiscard]] result<message_extent> receive_one_message(int fd, std::span<std::byte> buffer,
                                                          int flags = 0) noexcept {
   iovec iov{buffer.data(), buffer.size()};
-  return receive_one_message(fd, &iov, 1, buffer.size(), flags);
+  return receive_one_message<OfferControl>(fd, &iov, 1, buffer.size(), flags);
 }
 
 /// The iovecs of a span of buffers, past its first `skip` bytes, at most `limit` of them.
@@ -284,7 +291,7 @@ template <class = void>  // instantiated on first use (see above)
 /// first max_iov buffers are filled). 0 means orderly EOF; no room at all fails with EINVAL,
 /// as `receive_some` does. Descriptors that came with the bytes are closed, and the call
 /// fails with `errc::descriptors_discarded` after setting `stored` to the bytes it stored.
-template <class = void>  // instantiated on first use (see above)
+template <bool OfferControl = true>  // (a template: instantiated on first use, see above)
 [[nodiscard]] result<std::size_t> receive_scatter(int fd,
                                                   std::span<const std::span<std::byte>> buffers,
                                                   std::size_t skip, std::size_t& stored,
@@ -300,13 +307,15 @@ template <class = void>  // instantiated on first use (see above)
   msghdr msg{};
   msg.msg_iov = iov.data();
   msg.msg_iovlen = iov.size();
-  msg.msg_control = control.bytes.data();
-  msg.msg_controllen = control.bytes.size();
+  if constexpr (OfferControl) {
+    msg.msg_control = control.bytes.data();
+    msg.msg_controllen = control.bytes.size();
+  }
   const ssize_t n = recvmsg_restarting(fd, &msg, flags | cmsg_cloexec);
   if (n < 0) {
     return last_errno_code();  // (the kernel wrote back neither msg_controllen nor msg_flags)
   }
-  if (has_control_data(msg) && discard_unwanted_control(msg)) [[unlikely]] {
+  if (OfferControl && has_control_data(msg) && discard_unwanted_control(msg)) [[unlikely]] {
     stored = static_cast<std::size_t>(n);
     return descriptors_discarded_error();
   }
