@@ -51,7 +51,9 @@ class unique_fd {
   /// Closes the owned descriptor (ignoring errors) and takes ownership of `fd`.
   /// Resetting to the descriptor already owned keeps it open.
   void reset(int fd = -1) noexcept {
-    // NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult): received descriptors come from a control buffer that recvmsg(2) filled, a write the analyzer cannot see
+    // A received descriptor comes from a control buffer that recvmsg(2) filled, a write the
+    // analyzer cannot see.
+    // NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult)
     if (fd == fd_) {
       return;
     }
