@@ -1,7 +1,8 @@
 // Copyright the socketpair authors. SPDX-License-Identifier: MIT
 //
 // Plumbing shared by the benchmark cases: a raw descriptor owner, message stamps that let a
-// reader check it got every message in order, a clock, and the naming convention.
+// reader check it got every message in order, a clock, the naming convention, and the one-way
+// batch loop of the throughput and transfer cases.
 //
 // Every benchmark is named `<case>/<contender>/<param>`, e.g. `throughput_stream/pipe/65536`.
 // A benchmark that finds its data wrong (a lost, reordered or short message) is broken, not
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -21,7 +23,9 @@
 #include <span>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <utility>
+#include <vector>
 
 namespace bench {
 
@@ -82,6 +86,62 @@ inline void stamp(bytes message, std::uint64_t sequence) {
 /// `<case>/<contender>`; Google Benchmark appends `/<param>`.
 [[nodiscard]] inline std::string name(const std::string& case_name, const std::string& contender) {
   return case_name + "/" + contender;
+}
+
+/// One-way batches: the benchmark loop (`state`, a benchmark::State) is the writer and sends
+/// `per_batch` stamped messages of `size` bytes per iteration through `writer`; a reader
+/// thread takes each whole from `reader` and checks its stamp. An iteration's time (manual
+/// time) runs from the writer's first call until the reader holds the batch's last byte, so
+/// bytes still in a kernel buffer never count as moved. Sets bytes and items processed.
+/// `what` names the case in failure messages. The channels follow contenders.hpp's interface.
+template <class State, class Writer, class Reader>
+void one_way_batches(State& state, Writer& writer, Reader& reader, std::size_t size,
+                     std::size_t per_batch, const std::string& what) {
+  std::atomic<std::uint64_t> batches_read{0};
+  std::atomic<std::int64_t> last_byte_at{0};
+  std::thread reader_thread([&] {
+    std::vector<std::byte> buffer(size);
+    std::uint64_t sequence = 0;
+    for (std::uint64_t batch = 1;; ++batch) {
+      for (std::size_t m = 0; m < per_batch; ++m) {
+        if (reader.receive_payload(buffer) == 0) {
+          return;  // the writer is done
+        }
+        if (!has_stamp(buffer, sequence++)) {
+          fail((what + ": message lost or out of order").c_str());
+        }
+      }
+      last_byte_at.store(now_ns(), std::memory_order_relaxed);
+      batches_read.store(batch, std::memory_order_release);
+      batches_read.notify_one();
+    }
+  });
+
+  std::vector<std::byte> message(size, std::byte{0x5a});
+  std::uint64_t sequence = 0;
+  std::uint64_t batch = 0;
+  for (auto _ : state) {
+    const std::int64_t started = now_ns();
+    for (std::size_t m = 0; m < per_batch; ++m) {
+      stamp(message, sequence++);
+      if (!writer.send_payload(message)) {
+        fail((what + ": send").c_str());
+      }
+    }
+    ++batch;
+    for (auto seen = batches_read.load(std::memory_order_acquire); seen != batch;
+         seen = batches_read.load(std::memory_order_acquire)) {
+      batches_read.wait(seen, std::memory_order_acquire);
+    }
+    state.SetIterationTime(
+        static_cast<double>(last_byte_at.load(std::memory_order_relaxed) - started) * 1e-9);
+  }
+  writer.end_writing();
+  reader_thread.join();
+  const auto messages =
+      static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(per_batch);
+  state.SetBytesProcessed(messages * static_cast<std::int64_t>(size));
+  state.SetItemsProcessed(messages);
 }
 
 }  // namespace bench

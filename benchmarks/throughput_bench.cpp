@@ -14,12 +14,9 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
-#include <atomic>
 #include <csignal>
 #include <cstddef>
 #include <cstdint>
-#include <thread>
-#include <vector>
 
 #include "benchmarks/contenders.hpp"
 #include "benchmarks/support.hpp"
@@ -40,51 +37,7 @@ void throughput(benchmark::State& state, int buffer_size) {
   const std::size_t per_batch = std::max<std::size_t>(1, batch_bytes / size);
   auto [writer, reader] = Channel::make({.buffer_size = buffer_size});
 
-  std::atomic<std::uint64_t> batches_read{0};
-  std::atomic<std::int64_t> last_byte_at{0};
-  std::thread reader_thread([&, &reader = reader] {
-    std::vector<std::byte> buffer(size);
-    std::uint64_t sequence = 0;
-    for (std::uint64_t batch = 1;; ++batch) {
-      for (std::size_t m = 0; m < per_batch; ++m) {
-        if (reader.receive_payload(buffer) == 0) {
-          return;  // the writer is done
-        }
-        if (!has_stamp(buffer, sequence++)) {
-          fail("throughput: message lost or out of order");
-        }
-      }
-      last_byte_at.store(now_ns(), std::memory_order_relaxed);
-      batches_read.store(batch, std::memory_order_release);
-      batches_read.notify_one();
-    }
-  });
-
-  std::vector<std::byte> message(size, std::byte{0x5a});
-  std::uint64_t sequence = 0;
-  std::uint64_t batch = 0;
-  for (auto _ : state) {
-    const std::int64_t started = now_ns();
-    for (std::size_t m = 0; m < per_batch; ++m) {
-      stamp(message, sequence++);
-      if (!writer.send_payload(message)) {
-        fail("throughput: send");
-      }
-    }
-    ++batch;
-    for (auto seen = batches_read.load(std::memory_order_acquire); seen != batch;
-         seen = batches_read.load(std::memory_order_acquire)) {
-      batches_read.wait(seen, std::memory_order_acquire);
-    }
-    state.SetIterationTime(
-        static_cast<double>(last_byte_at.load(std::memory_order_relaxed) - started) * 1e-9);
-  }
-  writer.end_writing();
-  reader_thread.join();
-  const auto messages =
-      static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(per_batch);
-  state.SetBytesProcessed(messages * static_cast<std::int64_t>(size));
-  state.SetItemsProcessed(messages);
+  one_way_batches(state, writer, reader, size, per_batch, "throughput");
 }
 
 template <class Channel>
