@@ -1,0 +1,682 @@
+// Copyright the socketpair authors. SPDX-License-Identifier: MIT
+//
+// `sockpair::asio::async_socket<Type, Domain>`: one end of a pair bound to a Boost.Asio
+// executor, with every operation of the library as an Asio asynchronous operation.
+//
+//   boost::asio::io_context io;
+//   auto [a, b] = std::move(sockpair::socket_pair<sockpair::seqpacket>::create()).value();
+//   auto end = std::move(sockpair::asio::async_socket<sockpair::seqpacket>::create(io,
+//   std::move(a))).value(); end.async_receive_message(buffer, [](std::error_code ec,
+//   sockpair::message_info info) {...});
+//
+// Optional: this header is not part of <socketpair/socketpair.hpp> and is the only one that
+// includes Asio (Boost 1.81, header-only; Bazel target //socketpair:asio). docs/async.md has
+// the contract of every operation on cancellation, timeout, end of stream and truncation.
+//
+// How it works: the end owns its descriptor and sets it non-blocking; Asio's reactor (a
+// `posix::basic_stream_descriptor` assigned the same descriptor) is used for readiness waits
+// only. Every byte moves through the library's own non-blocking calls, so each operation has
+// exactly the synchronous call's semantics: an operation first tries its call; if the call
+// would block (EAGAIN), it waits for readiness and tries again. A call that completes at once
+// completes the operation through a post to the I/O executor, never inside the initiating
+// function.
+//
+// Completion signatures are `void(std::error_code, T)` (readiness waits: `void(std::error_code)`),
+// with the same std::error_code values the synchronous calls return; a cancelled operation
+// completes with std::errc::operation_canceled (ECANCELED), plus the exact progress where it
+// has any. Because the error is a std::error_code, not a boost::system::error_code, Asio's
+// `use_awaitable` and `use_future` deliver a std::tuple<std::error_code, T> and never throw
+// (so coroutines work under -fno-exceptions), and `redirect_error` does not apply (Asio 1.81
+// accepts only boost::system::error_code there): use `as_tuple` instead.
+//
+// Cancellation (per operation, through the completion handler's cancellation slot):
+// - one-system-call operations (send, receive, receive_message, the descriptor and batch
+//   calls, frame reads, readiness waits) can only be cancelled while they wait, before their
+//   system call: they accept terminal, partial and total cancellation, and a cancelled one
+//   moved nothing (no byte, no descriptor);
+// - send_all, receive_exact and write_frame accept all three until their first byte moved,
+//   then terminal and partial only: a cancelled one reports exactly what moved.
+//
+// Threads: as any Asio I/O object: one operation per direction at a time, and the object
+// used from one thread at a time (a strand). Operations never touch the end after an
+// aborted wait, so destroying it completes pending operations with operation_canceled safely.
+//
+// Under -fno-exceptions, Boost requires the program to define boost::throw_exception (Asio
+// calls it on failures it cannot report otherwise, e.g. allocation); the operations here
+// report everything through their error codes.
+#pragma once
+
+// g++ warns (-Wtsan) under -fsanitize=thread that Asio's scheduler uses
+// std::atomic_thread_fence, which ThreadSanitizer does not model; the code is Asio's.
+#if defined(__SANITIZE_THREAD__) && defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wtsan"
+#endif
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/compose.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#if defined(__SANITIZE_THREAD__) && defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+#include <socketpair/ancillary.hpp>
+#include <socketpair/batch.hpp>
+#include <socketpair/byte_range.hpp>
+#include <socketpair/framing.hpp>
+#include <socketpair/result.hpp>
+#include <socketpair/socket.hpp>
+#include <socketpair/tags.hpp>
+#include <socketpair/unique_fd.hpp>
+
+#include <cerrno>
+#include <concepts>
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+namespace sockpair::asio {
+
+namespace detail {
+
+namespace net = boost::asio;
+using wait_type = net::posix::descriptor_base::wait_type;
+
+// What a failed wait means to the caller: ECANCELED for a cancelled (or released) wait, the
+// reactor's errno otherwise.
+[[nodiscard]] inline std::error_code wait_error(const boost::system::error_code& ec) noexcept {
+  if (ec == net::error::operation_aborted) {
+    return errno_code(ECANCELED);
+  }
+  if (ec.category() == boost::system::system_category()) {
+    return errno_code(ec.value());
+  }
+  return ec;
+}
+
+[[nodiscard]] inline bool would_block(const std::error_code& ec) noexcept {
+  return ec == std::errc::operation_would_block || ec == std::errc::resource_unavailable_try_again;
+}
+
+// A step of an operation: `operator()(error)` makes one attempt and returns true when the
+// operation is finished (`error` set if it failed), false when it would block; `progressed()`
+// says whether anything moved yet; `take()` is what the operation reports.
+
+// One call returning `result<T>`: finished unless it would block.
+template <wait_type Wait, class T, class Call>
+class one_call {
+ public:
+  static constexpr wait_type wait = Wait;
+  using value_type = T;
+
+  explicit one_call(Call call) noexcept : call_(std::move(call)) {}
+
+  bool operator()(std::error_code& error) noexcept {
+    auto got = call_();
+    if (!got) {
+      if (would_block(got.assume_error())) {
+        return false;
+      }
+      error = got.assume_error();
+      return true;
+    }
+    value_ = std::move(got).assume_value();
+    return true;
+  }
+  [[nodiscard]] static bool progressed() noexcept { return false; }
+  [[nodiscard]] T take() noexcept { return std::move(value_); }
+
+ private:
+  Call call_;
+  T value_{};
+};
+
+template <wait_type Wait, class T, class Call>
+one_call<Wait, T, Call> make_one_call(Call call) noexcept {
+  return one_call<Wait, T, Call>(std::move(call));
+}
+
+// Calls `call(done)` (one system call moving bytes from offset `done` of `total`) until all
+// have moved; a 0 count is `at_zero`. Reports the bytes moved, also on failure.
+template <wait_type Wait, class Call>
+class all_of {
+ public:
+  static constexpr wait_type wait = Wait;
+  using value_type = std::size_t;
+
+  all_of(std::size_t total, std::error_code at_zero, Call call) noexcept
+      : total_(total), at_zero_(at_zero), call_(std::move(call)) {}
+
+  bool operator()(std::error_code& error) noexcept {
+    while (done_ < total_) {
+      std::size_t stored = 0;
+      auto got = call_(done_, stored);
+      done_ += stored;  // bytes that arrived with a failure (descriptors_discarded)
+      if (!got) {
+        if (would_block(got.assume_error())) {
+          return false;
+        }
+        error = got.assume_error();
+        return true;
+      }
+      if (got.assume_value() == 0) {
+        error = at_zero_;
+        return true;
+      }
+      done_ += got.assume_value();
+    }
+    return true;
+  }
+  [[nodiscard]] bool progressed() const noexcept { return done_ != 0; }
+  [[nodiscard]] std::size_t take() const noexcept { return done_; }
+
+ private:
+  std::size_t total_;
+  std::error_code at_zero_;
+  Call call_;
+  std::size_t done_ = 0;
+};
+
+template <wait_type Wait, class Call>
+all_of<Wait, Call> make_all_of(std::size_t total, std::error_code at_zero, Call call) noexcept {
+  return all_of<Wait, Call>(total, at_zero, std::move(call));
+}
+
+// A frame into a frame_writer, then a flush. Reports whether the frame was accepted.
+template <class Writer>
+class frame_write {
+ public:
+  static constexpr wait_type wait = wait_type::wait_write;
+  using value_type = bool;
+
+  frame_write(Writer& writer, std::span<const std::byte> frame) noexcept
+      : writer_(&writer), frame_(frame) {}
+
+  bool operator()(std::error_code& error) noexcept {
+    if (!accepted_) {
+      if (auto queued = writer_->write(frame_); !queued) {
+        if (would_block(queued.assume_error())) {
+          return false;  // a backlog refuses the frame until it has gone
+        }
+        error = queued.assume_error();
+        return true;
+      }
+      accepted_ = true;
+    }
+    if (auto flushed = writer_->flush(); !flushed) {
+      if (would_block(flushed.assume_error())) {
+        return false;
+      }
+      error = flushed.assume_error();
+    }
+    return true;
+  }
+  [[nodiscard]] bool progressed() const noexcept { return accepted_; }
+  [[nodiscard]] bool take() const noexcept { return accepted_; }
+
+ private:
+  Writer* writer_;
+  std::span<const std::byte> frame_;
+  bool accepted_ = false;
+};
+
+// The composed operation: try the step; on would-block wait for readiness and try again.
+template <class Descriptor, class Step>
+class step_op {
+ public:
+  step_op(Descriptor& descriptor, Step step) noexcept
+      : descriptor_(&descriptor), step_(std::move(step)) {}
+
+  // Called again by Asio after each wait or post, from the executor, never from within itself.
+  template <class Self>
+  void operator()(Self& self,  // NOLINT(misc-no-recursion): see above
+                  boost::system::error_code waited = {}) {
+    const bool first = state_ == state::starting;
+    switch (state_) {
+      case state::starting:
+        self.reset_cancellation_state(net::enable_total_cancellation());
+        break;
+      case state::finished:  // the posted completion of a step that finished at once
+        finish(self);
+        return;
+      case state::waiting:
+        if (waited) {  // cancelled, or the end released: the end may be gone, never touch it
+          error_ = wait_error(waited);
+          finish(self);
+          return;
+        }
+        break;
+    }
+    if (step_(error_)) {
+      if (first) {
+        state_ = state::finished;
+        net::post(self.get_io_executor(), std::move(self));
+        return;
+      }
+      finish(self);
+      return;
+    }
+    if (self.cancelled() != net::cancellation_type::none) {  // asked while we were queued
+      error_ = errno_code(ECANCELED);
+      finish(self);
+      return;
+    }
+    if (!narrowed_ && step_.progressed()) {
+      // Bytes moved: from now on a cancellation has side effects (reported ones).
+      narrowed_ = true;
+      self.reset_cancellation_state(net::enable_partial_cancellation());
+    }
+    state_ = state::waiting;
+    descriptor_->async_wait(Step::wait, std::move(self));
+  }
+
+ private:
+  enum class state : unsigned char { starting, waiting, finished };
+
+  template <class Self>
+  void finish(Self& self) {
+    self.complete(error_, step_.take());
+  }
+
+  Descriptor* descriptor_;
+  Step step_;
+  std::error_code error_;
+  state state_ = state::starting;
+  bool narrowed_ = false;
+};
+
+// A readiness wait: completes with the wait's error only.
+template <class Descriptor>
+class wait_op {
+ public:
+  wait_op(Descriptor& descriptor, wait_type wait) noexcept
+      : descriptor_(&descriptor), wait_(wait) {}
+
+  template <class Self>
+  void operator()(Self& self, boost::system::error_code waited = {}) {
+    if (!started_) {
+      started_ = true;
+      self.reset_cancellation_state(net::enable_total_cancellation());
+      descriptor_->async_wait(wait_, std::move(self));
+      return;
+    }
+    self.complete(waited ? wait_error(waited) : std::error_code());
+  }
+
+ private:
+  Descriptor* descriptor_;
+  wait_type wait_;
+  bool started_ = false;
+};
+
+template <class T>
+concept execution_context_like = std::derived_from<T, net::execution_context>;
+
+}  // namespace detail
+
+/// One end of a socket pair bound to an Asio executor. Owns its descriptor (non-blocking
+/// from `create` on). Move-only; a moved-from end is empty. Every `async_*` call takes any
+/// Asio completion token (default: the executor's default token) and keeps the buffers it is
+/// given by reference: they must outlive the operation, as with Asio's own calls.
+template <socket_type Type, socket_domain Domain = unix_domain,
+          class Executor = boost::asio::any_io_executor>
+requires pairable<Domain, Type>
+class async_socket {
+  using descriptor_type = boost::asio::posix::basic_stream_descriptor<Executor>;
+  using wait_type = detail::wait_type;
+
+ public:
+  using type = Type;
+  using domain = Domain;
+  using executor_type = Executor;
+  /// The synchronous end this one drives.
+  using next_layer_type = socket<Type, Domain>;
+
+  /// Binds `end` to `executor`: sets O_NONBLOCK and registers the descriptor with the
+  /// executor's reactor. On success `end` is moved from; on failure it is left as it was
+  /// (still owning its descriptor, possibly non-blocking now). Errors: EBADF for an empty
+  /// `end`; fcntl(2)'s and the reactor's (epoll_ctl(2): ENOMEM, ENOSPC) errors. The first
+  /// use of an execution context creates Asio's reactor service; if that allocation fails,
+  /// the program ends (std::bad_alloc through noexcept), as any allocation under
+  /// -fno-exceptions does.
+  // NOLINTNEXTLINE(bugprone-exception-escape): only std::bad_alloc, which ends the program
+  [[nodiscard]] static result<async_socket> create(const Executor& executor,
+                                                   next_layer_type&& end) noexcept {
+    if (!end) {
+      return errno_code(EBADF);
+    }
+    if (auto nonblocking = end.set_nonblocking(true); !nonblocking) {
+      return nonblocking.assume_error();
+    }
+    async_socket out(executor);
+    boost::system::error_code ec;
+    static_cast<void>(out.descriptor_.assign(end.native_handle(), ec));
+    if (ec) {
+      return detail::wait_error(ec);
+    }
+    out.end_ = std::move(end);
+    return out;
+  }
+
+  /// As above, with the executor of `context` (an io_context, a thread_pool, ...).
+  template <detail::execution_context_like Context>
+  // NOLINTNEXTLINE(bugprone-exception-escape): as above
+  [[nodiscard]] static result<async_socket> create(Context& context,
+                                                   next_layer_type&& end) noexcept {
+    return create(Executor(context.get_executor()), std::move(end));
+  }
+
+  async_socket(async_socket&& other) noexcept
+      : end_(std::move(other.end_)), descriptor_(std::move(other.descriptor_)) {}
+  async_socket& operator=(async_socket&& other) noexcept {
+    if (this != &other) {
+      static_cast<void>(descriptor_.release());
+      descriptor_ = std::move(other.descriptor_);
+      end_ = std::move(other.end_);
+    }
+    return *this;
+  }
+  async_socket(const async_socket&) = delete;
+  async_socket& operator=(const async_socket&) = delete;
+
+  /// Closes the descriptor; pending operations complete with operation_canceled.
+  ~async_socket() { static_cast<void>(descriptor_.release()); }
+
+  [[nodiscard]] executor_type get_executor() noexcept { return descriptor_.get_executor(); }
+
+  /// The synchronous end (non-blocking): its calls return EAGAIN where these would wait.
+  /// A `frame_reader`/`frame_writer` for `async_read_frame`/`async_write_frame` borrows it,
+  /// so the async_socket must not move while they exist.
+  [[nodiscard]] next_layer_type& next_layer() noexcept { return end_; }
+  [[nodiscard]] const next_layer_type& next_layer() const noexcept { return end_; }
+
+  [[nodiscard]] int native_handle() const noexcept { return end_.native_handle(); }
+  explicit operator bool() const noexcept { return static_cast<bool>(end_); }
+
+  /// Unbinds the end from the executor and hands it back (still non-blocking); pending
+  /// operations complete with operation_canceled, having moved nothing more.
+  [[nodiscard]] next_layer_type release() noexcept {
+    static_cast<void>(descriptor_.release());
+    return std::move(end_);
+  }
+
+  /// Cancels every pending operation of this end (each completes with operation_canceled and
+  /// its progress). Errors: the reactor's, none on Linux.
+  [[nodiscard]] result<void> cancel() noexcept {
+    boost::system::error_code ec;
+    static_cast<void>(descriptor_.cancel(ec));
+    if (ec) {
+      return detail::wait_error(ec);
+    }
+    return success();
+  }
+
+  // ---- Sending ------------------------------------------------------------------------------
+
+  /// `socket::send`: one send(2) once writable. Stream: the count may be short. Message
+  /// socket: the whole message or nothing. Completes with `void(std::error_code, std::size_t)`.
+  template <class Token = boost::asio::default_completion_token_t<Executor>>
+  auto async_send(std::span<const std::byte> data, Token&& token = {}) {
+    return start(detail::make_one_call<wait_type::wait_write, std::size_t>(
+                     [end = &end_, data]() noexcept { return end->send(data); }),
+                 std::forward<Token>(token));
+  }
+
+  /// Gather: `socket::send` of the buffers (the span of spans must outlive the operation too).
+  template <class Token = boost::asio::default_completion_token_t<Executor>>
+  auto async_send(std::span<const std::span<const std::byte>> buffers, Token&& token = {}) {
+    return start(detail::make_one_call<wait_type::wait_write, std::size_t>(
+                     [end = &end_, buffers]() noexcept { return end->send(buffers); }),
+                 std::forward<Token>(token));
+  }
+
+  /// Stream: sends every byte of `data`. Completes with the bytes sent: `data.size()` on
+  /// success; on failure or cancellation exactly how many went out (resume from there).
+  template <class Token = boost::asio::default_completion_token_t<Executor>>
+  auto async_send_all(std::span<const std::byte> data,
+                      Token&& token = {}) requires(!Type::message_oriented) {
+    return start(detail::make_all_of<wait_type::wait_write>(
+                     data.size(), errno_code(EIO),
+                     [end = &end_, data](std::size_t done, std::size_t&) noexcept {
+                       return end->send(data.subspan(done));
+                     }),
+                 std::forward<Token>(token));
+  }
+
+  /// Stream, gather: every byte of every buffer; the count is across all of them.
+  template <class Token = boost::asio::default_completion_token_t<Executor>>
+  auto async_send_all(std::span<const std::span<const std::byte>> buffers,
+                      Token&& token = {}) requires(!Type::message_oriented) {
+    return start(detail::make_all_of<wait_type::wait_write>(
+                     sockpair::detail::total_size(buffers), errno_code(EIO),
+                     [fd = end_.native_handle(), buffers](std::size_t done, std::size_t&) noexcept {
+                       return sockpair::detail::send_gather(fd, buffers, done, false);
+                     }),
+                 std::forward<Token>(token));
+  }
+
+  // ---- Receiving ----------------------------------------------------------------------------
+
+  /// `socket::receive`: one receive once readable. Stream: a short count, 0 at the end of the
+  /// stream. Message socket: one whole message, `errc::message_truncated` if it did not fit.
+  /// Completes with `void(std::error_code, std::size_t)`.
+  template <class Token = boost::asio::default_completion_token_t<Executor>>
+  auto async_receive(std::span<std::byte> buffer, Token&& token = {}) {
+    return start(detail::make_one_call<wait_type::wait_read, std::size_t>(
+                     [end = &end_, buffer]() noexcept { return end->receive(buffer); }),
+                 std::forward<Token>(token));
+  }
+
+  /// Scatter: `socket::receive` into the buffers.
+  template <class Token = boost::asio::default_completion_token_t<Executor>>
+  auto async_receive(std::span<const std::span<std::byte>> buffers, Token&& token = {}) {
+    return start(detail::make_one_call<wait_type::wait_read, std::size_t>(
+                     [end = &end_, buffers]() noexcept { return end->receive(buffers); }),
+                 std::forward<Token>(token));
+  }
+
+  /// Stream: fills all of `buffer`. Completes with the bytes received: `buffer.size()` on
+  /// success; on failure or cancellation exactly how many arrived. The end of the stream
+  /// first is `errc::unexpected_eof`; descriptors attached to the bytes are closed and fail
+  /// with `errc::descriptors_discarded` (the count includes those bytes).
+  template <class Token = boost::asio::default_completion_token_t<Executor>>
+  auto async_receive_exact(std::span<std::byte> buffer,
+                           Token&& token = {}) requires(!Type::message_oriented) {
+    return async_receive_exact_impl(buffer, std::forward<Token>(token));
+  }
+
+  /// Stream, scatter: fills every buffer; the count is across all of them.
+  template <class Token = boost::asio::default_completion_token_t<Executor>>
+  auto async_receive_exact(std::span<const std::span<std::byte>> buffers,
+                           Token&& token = {}) requires(!Type::message_oriented) {
+    return start(receive_exact_step(buffers), std::forward<Token>(token));
+  }
+
+  /// Message socket: `socket::receive_message`. Completes with `void(std::error_code,
+  /// message_info)`: an empty message (`size == 0`), the end of the stream (`end_of_stream`)
+  /// and a truncated message (`truncated()`, not an error) are told apart.
+  template <class Token = boost::asio::default_completion_token_t<Executor>>
+  auto async_receive_message(std::span<std::byte> buffer,
+                             Token&& token = {}) requires(Type::message_oriented) {
+    return start(detail::make_one_call<wait_type::wait_read, message_info>(
+                     [end = &end_, buffer]() noexcept { return end->receive_message(buffer); }),
+                 std::forward<Token>(token));
+  }
+
+  /// Message socket, scatter: as above, the message spread over the buffers.
+  template <class Token = boost::asio::default_completion_token_t<Executor>>
+  auto async_receive_message(std::span<const std::span<std::byte>> buffers,
+                             Token&& token = {}) requires(Type::message_oriented) {
+    return start(detail::make_one_call<wait_type::wait_read, message_info>(
+                     [end = &end_, buffers]() noexcept { return end->receive_message(buffers); }),
+                 std::forward<Token>(token));
+  }
+
+  // ---- Descriptors and credentials (AF_UNIX) ------------------------------------------------
+
+  /// `send_with_fds`: `data` and a copy of each descriptor in `fds` (borrowed: the caller
+  /// still owns them and must keep them open until completion), one sendmsg(2) once
+  /// writable; `options.credentials` attaches credentials. Completes with the bytes sent
+  /// (stream: may be short; the descriptors went with the first bytes).
+  template <class Token = boost::asio::default_completion_token_t<Executor>>
+  auto async_send_with_fds(std::span<const std::byte> data, std::span<const int> fds,
+                           fd_send_options options,
+                           Token&& token = {}) requires carries_ancillary_data<Domain> {
+    return start(detail::make_one_call<wait_type::wait_write, std::size_t>(
+                     [end = &end_, data, fds, options]() noexcept {
+                       return send_with_fds(*end, data, fds, options);
+                     }),
+                 std::forward<Token>(token));
+  }
+
+  template <class Token = boost::asio::default_completion_token_t<Executor>>
+  auto async_send_with_fds(std::span<const std::byte> data, std::span<const int> fds,
+                           Token&& token = {}) requires carries_ancillary_data<Domain> {
+    return async_send_with_fds(data, fds, fd_send_options{}, std::forward<Token>(token));
+  }
+
+  /// `receive_with_fds<N>`: bytes and up to N descriptors, one recvmsg(2) once readable.
+  /// Completes with `void(std::error_code, received<inplace_fd_vector<N>>)`: the descriptors
+  /// are owned by the value handed to the handler (closed if the handler drops them). A
+  /// cancelled operation made no recvmsg(2): nothing was consumed, nothing can leak. Errors as
+  /// the synchronous call's (`errc::control_truncated`, `errc::message_truncated`, ...).
+  template <std::size_t N, class Token = boost::asio::default_completion_token_t<Executor>>
+  auto async_receive_with_fds(std::span<std::byte> buffer, fd_receive_options options,
+                              Token&& token = {}) requires carries_ancillary_data<Domain> {
+    return start(detail::make_one_call<wait_type::wait_read, received<inplace_fd_vector<N>>>(
+                     [end = &end_, buffer, options]() noexcept {
+                       return receive_with_fds<N>(*end, buffer, options);
+                     }),
+                 std::forward<Token>(token));
+  }
+
+  template <std::size_t N, class Token = boost::asio::default_completion_token_t<Executor>>
+  auto async_receive_with_fds(std::span<std::byte> buffer,
+                              Token&& token = {}) requires carries_ancillary_data<Domain> {
+    return async_receive_with_fds<N>(buffer, fd_receive_options{}, std::forward<Token>(token));
+  }
+
+  // ---- Batches (message sockets) ------------------------------------------------------------
+
+  /// `send_batch`: as many of `messages` as one sendmmsg(2) takes once writable. Completes
+  /// with the count `k` sent (resume from `messages.subspan(k)`).
+  template <class Token = boost::asio::default_completion_token_t<Executor>>
+  auto async_send_batch(std::span<const std::span<const std::byte>> messages,
+                        Token&& token = {}) requires(Type::message_oriented) {
+    return start(detail::make_one_call<wait_type::wait_write, std::size_t>(
+                     [end = &end_, messages]() noexcept { return send_batch(*end, messages); }),
+                 std::forward<Token>(token));
+  }
+
+  /// `receive_batch`: the messages queued once readable (at least one). Completes with how
+  /// many arrived; `results[i]` describes message `i`.
+  template <class Token = boost::asio::default_completion_token_t<Executor>>
+  auto async_receive_batch(std::span<const std::span<std::byte>> buffers,
+                           std::span<message_info> results,
+                           Token&& token = {}) requires(Type::message_oriented) {
+    return start(detail::make_one_call<wait_type::wait_read, std::size_t>(
+                     [end = &end_, buffers, results]() noexcept {
+                       return receive_batch(*end, buffers, results);
+                     }),
+                 std::forward<Token>(token));
+  }
+
+  // ---- Frames (streams; framing.hpp) --------------------------------------------------------
+
+  /// `frame_reader::read` on a reader over `next_layer()`: the next frame once whole.
+  /// Completes with `void(std::error_code, std::optional<std::span<const std::byte>>)`:
+  /// nullopt at a clean end of the stream; the span lives in the reader until its next read.
+  /// A cancelled read loses nothing: bytes already taken stay buffered in the reader.
+  template <class Stream, class Token = boost::asio::default_completion_token_t<Executor>>
+  requires(!Type::message_oriented && std::same_as<Stream, next_layer_type>) auto async_read_frame(
+      frame_reader<Stream>& reader, Token&& token = {}) {
+    return start(
+        detail::make_one_call<wait_type::wait_read, std::optional<std::span<const std::byte>>>(
+            [reader = &reader]() noexcept { return reader->read(); }),
+        std::forward<Token>(token));
+  }
+
+  /// `frame_writer::write(frame)` then `flush()` on a writer over `next_layer()`, waiting
+  /// while the stream is full. Completes with `void(std::error_code, bool accepted)`: on
+  /// success true and nothing pending; on failure or cancellation `accepted` says whether the
+  /// frame is in the writer (it goes out with a later flush: do not write it again) and
+  /// `writer.pending_bytes()` what is still unsent.
+  template <class Stream, class Token = boost::asio::default_completion_token_t<Executor>>
+  requires(!Type::message_oriented && std::same_as<Stream, next_layer_type>) auto async_write_frame(
+      frame_writer<Stream>& writer, std::span<const std::byte> frame, Token&& token = {}) {
+    return start(detail::frame_write<frame_writer<Stream>>(writer, frame),
+                 std::forward<Token>(token));
+  }
+
+  // ---- Readiness ----------------------------------------------------------------------------
+
+  /// Waits until a receive would not block (EOF and errors count as ready). Completes with
+  /// `void(std::error_code)`.
+  template <class Token = boost::asio::default_completion_token_t<Executor>>
+  auto async_wait_readable(Token&& token = {}) {
+    return boost::asio::async_compose<Token, void(std::error_code)>(
+        detail::wait_op<descriptor_type>(descriptor_, wait_type::wait_read), token, descriptor_);
+  }
+
+  /// Waits until a send would not block (a dead peer counts as ready).
+  template <class Token = boost::asio::default_completion_token_t<Executor>>
+  auto async_wait_writable(Token&& token = {}) {
+    return boost::asio::async_compose<Token, void(std::error_code)>(
+        detail::wait_op<descriptor_type>(descriptor_, wait_type::wait_write), token, descriptor_);
+  }
+
+ private:
+  static constexpr bool tipc = std::same_as<Domain, tipc_domain>;
+
+  explicit async_socket(const Executor& executor) : descriptor_(executor) {}
+
+  template <class Step, class Token>
+  auto start(Step step, Token&& token) {
+    return boost::asio::async_compose<Token, void(std::error_code, typename Step::value_type)>(
+        detail::step_op<descriptor_type, Step>(descriptor_, std::move(step)), token, descriptor_);
+  }
+
+  template <class Token>
+  auto async_receive_exact_impl(std::span<std::byte> buffer, Token&& token) {
+    return start(
+        detail::make_all_of<wait_type::wait_read>(
+            buffer.size(), make_error_code(errc::unexpected_eof),
+            [fd = end_.native_handle(), buffer](std::size_t done, std::size_t& stored) noexcept {
+              const std::span<std::byte> rest = buffer.subspan(done);
+              return receive_rest(fd, std::span<const std::span<std::byte>>(&rest, 1), 0, stored);
+            }),
+        std::forward<Token>(token));
+  }
+
+  auto receive_exact_step(std::span<const std::span<std::byte>> buffers) noexcept {
+    return detail::make_all_of<wait_type::wait_read>(
+        sockpair::detail::total_size(buffers), make_error_code(errc::unexpected_eof),
+        [fd = end_.native_handle(), buffers](std::size_t done, std::size_t& stored) noexcept {
+          return receive_rest(fd, buffers, done, stored);
+        });
+  }
+
+  // One recvmsg(2) past `skip`; TIPC's end-of-stream errors read as 0 (the end).
+  static result<std::size_t> receive_rest(int fd, std::span<const std::span<std::byte>> buffers,
+                                          std::size_t skip, std::size_t& stored) noexcept {
+    auto got = sockpair::detail::receive_scatter<!tipc>(fd, buffers, skip, stored);
+    if constexpr (tipc) {
+      if (!got && got.assume_error().category() == std::system_category() &&
+          sockpair::detail::tipc_error_means_end(got.assume_error().value())) {
+        return std::size_t{0};
+      }
+    }
+    return got;
+  }
+
+  next_layer_type end_;
+  descriptor_type descriptor_;
+};
+
+}  // namespace sockpair::asio

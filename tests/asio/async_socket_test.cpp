@@ -1,0 +1,763 @@
+// sockpair::asio::async_socket against a real io_context: completions, exact progress on
+// cancellation, descriptors in flight, every kind of completion token, strands on several
+// threads. Only outcomes are asserted, never durations; io_context::run_for is a watchdog.
+#include <socketpair/asio.hpp>
+#include <socketpair/socketpair.hpp>
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "tests/support/fds.hpp"
+
+namespace sockpair::testing {
+namespace {
+
+namespace net = boost::asio;
+using sockpair::asio::async_socket;
+using std::chrono::seconds;
+
+constexpr auto watchdog = seconds(60);
+
+bool cancelled(const std::error_code& e) { return e == std::errc::operation_canceled; }
+
+// One end bound to `io`, the other left synchronous (blocking).
+template <class Type, class Executor = net::any_io_executor>
+struct mixed_pair {
+  async_socket<Type, unix_domain, Executor> async;
+  socket<Type> sync;
+};
+
+template <class Type, class Executor = net::any_io_executor>
+mixed_pair<Type, Executor> make_mixed(const Executor& executor) {
+  auto [a, b] = std::move(socket_pair<Type>::create()).value();
+  auto end = async_socket<Type, unix_domain, Executor>::create(executor, std::move(a));
+  if (!end) {
+    ADD_FAILURE() << "create: " << end.error().message();
+    std::abort();
+  }
+  return {std::move(end).value(), std::move(b)};
+}
+
+std::vector<std::byte> pattern(std::size_t size, unsigned seed = 1) {
+  std::vector<std::byte> out(size);
+  for (std::size_t i = 0; i < size; ++i) {
+    out[i] = static_cast<std::byte>((i * 131 + std::size_t{seed} * 7 + (i >> 9)) & 0xFF);
+  }
+  return out;
+}
+
+// Everything queued on `end` now, read without blocking.
+template <class Type>
+std::vector<std::byte> drain(socket<Type>& end) {
+  EXPECT_TRUE(end.set_nonblocking(true));
+  std::vector<std::byte> all;
+  std::array<std::byte, 65536> chunk{};
+  for (;;) {
+    auto got = end.receive(chunk);
+    if (!got || got.value() == 0) {
+      break;
+    }
+    all.insert(all.end(), chunk.begin(), chunk.begin() + static_cast<long>(got.value()));
+  }
+  EXPECT_TRUE(end.set_nonblocking(false));
+  return all;
+}
+
+std::span<const std::byte> as_bytes(const std::string& s) { return std::as_bytes(std::span(s)); }
+
+// ---- Binding ----------------------------------------------------------------------------------
+
+TEST(AsyncSocket, CreateMakesTheEndNonBlockingAndOwnsIt) {
+  net::io_context io;
+  auto [a, b] = std::move(socket_pair<stream>::create()).value();
+  const int fd = a.native_handle();
+  {
+    auto end = async_socket<stream>::create(io, std::move(a));
+    ASSERT_TRUE(end);
+    EXPECT_FALSE(a);  // NOLINT(bugprone-use-after-move): moved from, and empty
+    EXPECT_EQ(end.value().native_handle(), fd);
+    EXPECT_TRUE(is_nonblocking(fd));
+  }
+  EXPECT_FALSE(is_open(fd));  // closed with the async end
+}
+
+TEST(AsyncSocket, CreateRefusesAnEmptyEnd) {
+  net::io_context io;
+  socket<stream> none;
+  auto end = async_socket<stream>::create(io, std::move(none));
+  ASSERT_FALSE(end);
+  EXPECT_EQ(end.error(), std::errc::bad_file_descriptor);
+}
+
+TEST(AsyncSocket, ReleaseHandsTheEndBackOpen) {
+  net::io_context io;
+  auto p = make_mixed<stream>(io.get_executor());
+  const int fd = p.async.native_handle();
+  socket<stream> back = p.async.release();
+  EXPECT_EQ(back.native_handle(), fd);
+  EXPECT_TRUE(is_open(fd));
+  ASSERT_TRUE(back.send(as_bytes("x")));
+  std::array<std::byte, 1> one{};
+  EXPECT_EQ(p.sync.receive(one).value(), 1U);
+}
+
+// ---- Completion --------------------------------------------------------------------------------
+
+TEST(AsyncSocket, AnOperationThatCompletesAtOnceNeverCompletesInsideTheCall) {
+  net::io_context io;
+  auto p = make_mixed<stream>(io.get_executor());
+  std::optional<std::size_t> sent;
+  const std::string hello = "hello";
+  p.async.async_send(as_bytes(hello), [&](std::error_code ec, std::size_t n) {
+    EXPECT_FALSE(ec);
+    sent = n;
+  });
+  EXPECT_FALSE(sent);  // not from inside async_send
+  io.run_for(watchdog);
+  ASSERT_TRUE(sent);
+  EXPECT_EQ(*sent, hello.size());
+}
+
+TEST(AsyncSocket, AReceiveWaitsForDataAndGetsItAll) {
+  net::io_context io;
+  auto p = make_mixed<stream>(io.get_executor());
+  std::array<std::byte, 16> buffer{};
+  std::optional<std::size_t> got;
+  p.async.async_receive(buffer, [&](std::error_code ec, std::size_t n) {
+    EXPECT_FALSE(ec) << ec.message();
+    got = n;
+  });
+  io.poll();  // the receive now waits: nothing was sent
+  EXPECT_FALSE(got);
+  ASSERT_TRUE(p.sync.send(as_bytes("abc")));
+  io.run_for(watchdog);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, 3U);
+  EXPECT_EQ(buffer[2], std::byte{'c'});
+}
+
+TEST(AsyncSocket, EndOfStreamIsAZeroCount) {
+  net::io_context io;
+  auto p = make_mixed<stream>(io.get_executor());
+  std::array<std::byte, 16> buffer{};
+  std::optional<std::size_t> got;
+  p.async.async_receive(buffer, [&](std::error_code ec, std::size_t n) {
+    EXPECT_FALSE(ec);
+    got = n;
+  });
+  io.poll();
+  ASSERT_TRUE(p.sync.close());
+  io.run_for(watchdog);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, 0U);
+}
+
+TEST(AsyncSocket, SendAllAndReceiveExactMoveMegabytesThroughAFullPair) {
+  net::io_context io;
+  auto [a, b] = std::move(socket_pair<stream>::create()).value();
+  auto writer = std::move(async_socket<stream>::create(io, std::move(a))).value();
+  auto reader = std::move(async_socket<stream>::create(io, std::move(b))).value();
+  const auto out = pattern(8U << 20U);
+  std::vector<std::byte> in(out.size());
+  std::optional<std::size_t> sent;
+  std::optional<std::size_t> received;
+  writer.async_send_all(out, [&](std::error_code ec, std::size_t n) {
+    EXPECT_FALSE(ec) << ec.message();
+    sent = n;
+  });
+  reader.async_receive_exact(in, [&](std::error_code ec, std::size_t n) {
+    EXPECT_FALSE(ec) << ec.message();
+    received = n;
+  });
+  io.run_for(watchdog);
+  ASSERT_TRUE(sent && received);
+  EXPECT_EQ(*sent, out.size());
+  EXPECT_EQ(*received, out.size());
+  EXPECT_EQ(in, out);
+}
+
+TEST(AsyncSocket, GatherAndScatterMoveEveryBuffer) {
+  net::io_context io;
+  auto [a, b] = std::move(socket_pair<stream>::create()).value();
+  auto writer = std::move(async_socket<stream>::create(io, std::move(a))).value();
+  auto reader = std::move(async_socket<stream>::create(io, std::move(b))).value();
+  const auto one = pattern(3U << 20U, 1);
+  const auto two = pattern(5, 2);
+  const std::array<std::span<const std::byte>, 2> out = {one, two};
+  std::vector<std::byte> x(7);
+  std::vector<std::byte> y(one.size() + two.size() - 7);
+  const std::array<std::span<std::byte>, 2> in = {x, y};
+  std::size_t sent = 0;
+  std::size_t received = 0;
+  writer.async_send_all(out, [&](std::error_code ec, std::size_t n) {
+    EXPECT_FALSE(ec);
+    sent = n;
+  });
+  reader.async_receive_exact(in, [&](std::error_code ec, std::size_t n) {
+    EXPECT_FALSE(ec);
+    received = n;
+  });
+  io.run_for(watchdog);
+  EXPECT_EQ(sent, one.size() + two.size());
+  EXPECT_EQ(received, sent);
+  std::vector<std::byte> joined(x);
+  joined.insert(joined.end(), y.begin(), y.end());
+  std::vector<std::byte> expected(one);
+  expected.insert(expected.end(), two.begin(), two.end());
+  EXPECT_EQ(joined, expected);
+}
+
+TEST(AsyncSocket, ReceiveExactReportsWhatArrivedBeforeTheEnd) {
+  net::io_context io;
+  auto p = make_mixed<stream>(io.get_executor());
+  std::array<std::byte, 10> buffer{};
+  std::error_code error;
+  std::size_t got = 99;
+  p.async.async_receive_exact(buffer, [&](std::error_code ec, std::size_t n) {
+    error = ec;
+    got = n;
+  });
+  ASSERT_TRUE(p.sync.send(as_bytes("1234")));
+  io.poll();
+  ASSERT_TRUE(p.sync.close());
+  io.run_for(watchdog);
+  EXPECT_EQ(error, errc::unexpected_eof);
+  EXPECT_EQ(got, 4U);
+}
+
+// ---- Messages ----------------------------------------------------------------------------------
+
+TEST(AsyncSocket, ReceiveMessageTellsAnEmptyMessageTruncationAndTheEndApart) {
+  net::io_context io;
+  auto p = make_mixed<seqpacket>(io.get_executor());
+  ASSERT_TRUE(p.sync.send(std::span<const std::byte>()));
+  ASSERT_TRUE(p.sync.send(as_bytes("0123456789")));
+  ASSERT_TRUE(p.sync.shutdown(shutdown_how::write));
+  std::array<std::byte, 4> buffer{};
+  std::vector<message_info> infos;
+  std::function<void()> next = [&] {
+    p.async.async_receive_message(buffer, [&](std::error_code ec, message_info info) {
+      EXPECT_FALSE(ec) << ec.message();
+      infos.push_back(info);
+      if (!info.end_of_stream && infos.size() < 5) {
+        next();
+      }
+    });
+  };
+  next();
+  io.run_for(watchdog);
+  ASSERT_EQ(infos.size(), 3U);
+  EXPECT_EQ(infos[0].size, 0U);
+  EXPECT_FALSE(infos[0].end_of_stream);
+  EXPECT_TRUE(infos[1].truncated());
+  EXPECT_EQ(infos[1].size, 10U);
+  EXPECT_EQ(infos[1].stored, 4U);
+  EXPECT_TRUE(infos[2].end_of_stream);
+}
+
+TEST(AsyncSocket, BatchesSendAndReceiveManyMessages) {
+  net::io_context io;
+  auto [a, b] = std::move(socket_pair<seqpacket>::create()).value();
+  auto writer = std::move(async_socket<seqpacket>::create(io, std::move(a))).value();
+  auto reader = std::move(async_socket<seqpacket>::create(io, std::move(b))).value();
+  const std::string m0 = "zero";
+  const std::string m1 = "one!";
+  const std::array<std::span<const std::byte>, 2> out = {as_bytes(m0), as_bytes(m1)};
+  std::array<std::array<std::byte, 8>, 2> storage{};
+  const std::array<std::span<std::byte>, 2> in = {storage[0], storage[1]};
+  std::array<message_info, 2> infos{};
+  std::size_t sent = 0;
+  std::size_t received = 0;
+  writer.async_send_batch(out, [&](std::error_code ec, std::size_t n) {
+    EXPECT_FALSE(ec);
+    sent = n;
+    reader.async_receive_batch(in, infos, [&](std::error_code ec2, std::size_t k) {
+      EXPECT_FALSE(ec2);
+      received = k;
+    });
+  });
+  io.run_for(watchdog);
+  EXPECT_EQ(sent, 2U);
+  EXPECT_EQ(received, 2U);
+  EXPECT_EQ(infos[1].size, 4U);
+  EXPECT_EQ(storage[1][3], std::byte{'!'});
+}
+
+// ---- Frames ------------------------------------------------------------------------------------
+
+TEST(AsyncSocket, FramesRoundTripThroughAFullStream) {
+  net::io_context io;
+  auto [a, b] = std::move(socket_pair<stream>::create()).value();
+  auto writer_end = std::move(async_socket<stream>::create(io, std::move(a))).value();
+  auto reader_end = std::move(async_socket<stream>::create(io, std::move(b))).value();
+  frame_writer writer(writer_end.next_layer());
+  frame_reader reader(reader_end.next_layer());
+  const auto big = pattern(700'000);  // more than the pair holds: the writer must wait
+  constexpr int frames = 6;
+  int written = 0;
+  int read = 0;
+  std::function<void()> write_next = [&] {
+    const std::size_t size = (written % 2 == 0) ? big.size() : 3;
+    writer_end.async_write_frame(writer, std::span(big).first(size),
+                                 [&](std::error_code ec, bool accepted) {
+                                   EXPECT_FALSE(ec) << ec.message();
+                                   EXPECT_TRUE(accepted);
+                                   if (++written < frames) {
+                                     write_next();
+                                   }
+                                 });
+  };
+  std::function<void()> read_next = [&] {
+    reader_end.async_read_frame(
+        reader, [&](std::error_code ec, std::optional<std::span<const std::byte>> frame) {
+          ASSERT_FALSE(ec) << ec.message();
+          ASSERT_TRUE(frame);
+          const std::size_t size = (read % 2 == 0) ? big.size() : 3;
+          ASSERT_EQ(frame->size(), size);
+          EXPECT_TRUE(std::equal(frame->begin(), frame->end(), big.begin()));
+          if (++read < frames) {
+            read_next();
+          }
+        });
+  };
+  write_next();
+  read_next();
+  io.run_for(watchdog);
+  EXPECT_EQ(written, frames);
+  EXPECT_EQ(read, frames);
+}
+
+TEST(AsyncSocket, APeerDyingMidFrameIsAnUnexpectedEndNotAFrame) {
+  net::io_context io;
+  auto p = make_mixed<stream>(io.get_executor());
+  frame_reader reader(p.async.next_layer());
+  std::error_code error;
+  bool done = false;
+  p.async.async_read_frame(reader,
+                           [&](std::error_code ec, std::optional<std::span<const std::byte>>) {
+                             error = ec;
+                             done = true;
+                           });
+  const std::array<std::byte, 4 + 10> partial = {std::byte{100}};  // 100 bytes announced
+  ASSERT_TRUE(p.sync.send_all(partial));
+  io.poll();
+  EXPECT_FALSE(done);  // a partial frame is no frame
+  ASSERT_TRUE(p.sync.close());
+  io.run_for(watchdog);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(error, errc::unexpected_eof);
+}
+
+// ---- Cancellation -------------------------------------------------------------------------------
+
+TEST(AsyncSocket, ACancelledSendAllReportsExactlyTheBytesThatWentOut) {
+  for (const auto type : {net::cancellation_type::terminal, net::cancellation_type::partial}) {
+    net::io_context io;
+    auto p = make_mixed<stream>(io.get_executor());
+    const auto out = pattern(16U << 20U);  // far more than the pair holds
+    net::cancellation_signal signal;
+    std::error_code error;
+    std::optional<std::size_t> sent;
+    p.async.async_send_all(
+        out, net::bind_cancellation_slot(signal.slot(), [&](std::error_code ec, std::size_t n) {
+          error = ec;
+          sent = n;
+        }));
+    io.poll();  // the pair is full: the operation waits
+    ASSERT_FALSE(sent);
+    signal.emit(type);
+    io.run_for(watchdog);
+    ASSERT_TRUE(sent);
+    EXPECT_TRUE(cancelled(error)) << error.message();
+    EXPECT_GT(*sent, 0U);
+    EXPECT_LT(*sent, out.size());
+    const auto arrived = drain(p.sync);
+    ASSERT_EQ(arrived.size(), *sent);  // exactly what it reported, no more, no less
+    EXPECT_TRUE(std::equal(arrived.begin(), arrived.end(), out.begin()));
+  }
+}
+
+TEST(AsyncSocket, TotalCancellationIsRefusedOnceBytesHaveMoved) {
+  net::io_context io;
+  auto p = make_mixed<stream>(io.get_executor());
+  const auto out = pattern(4U << 20U);
+  net::cancellation_signal signal;
+  std::error_code error;
+  std::optional<std::size_t> sent;
+  p.async.async_send_all(
+      out, net::bind_cancellation_slot(signal.slot(), [&](std::error_code ec, std::size_t n) {
+        error = ec;
+        sent = n;
+      }));
+  io.poll();
+  ASSERT_FALSE(sent);
+  signal.emit(net::cancellation_type::total);  // cannot be honoured: bytes went out
+  io.poll();
+  ASSERT_FALSE(sent) << error.message();  // (else the reader below would wait forever)
+  std::thread reader([&] {
+    std::vector<std::byte> in(out.size());
+    EXPECT_EQ(p.sync.receive_exact(in).value(), out.size());
+    EXPECT_EQ(in, out);
+  });
+  io.run_for(watchdog);
+  reader.join();
+  ASSERT_TRUE(sent);
+  EXPECT_FALSE(error) << error.message();
+  EXPECT_EQ(*sent, out.size());
+}
+
+TEST(AsyncSocket, TotalCancellationOfAnIdleReceiveConsumesNothing) {
+  net::io_context io;
+  auto p = make_mixed<stream>(io.get_executor());
+  std::array<std::byte, 8> buffer{};
+  net::cancellation_signal signal;
+  std::error_code error;
+  std::optional<std::size_t> got;
+  p.async.async_receive_exact(
+      buffer, net::bind_cancellation_slot(signal.slot(), [&](std::error_code ec, std::size_t n) {
+        error = ec;
+        got = n;
+      }));
+  io.poll();
+  signal.emit(net::cancellation_type::total);
+  io.run_for(watchdog);
+  ASSERT_TRUE(got);
+  EXPECT_TRUE(cancelled(error));
+  EXPECT_EQ(*got, 0U);
+}
+
+TEST(AsyncSocket, ATimeoutCancelsAReceiveAndTheNextReceiveGetsTheData) {
+  net::io_context io;
+  auto p = make_mixed<seqpacket>(io.get_executor());
+  std::array<std::byte, 8> buffer{};
+  net::cancellation_signal signal;
+  net::steady_timer timer(io, std::chrono::milliseconds(20));
+  timer.async_wait([&](boost::system::error_code) { signal.emit(net::cancellation_type::all); });
+  std::error_code first;
+  p.async.async_receive(
+      buffer, net::bind_cancellation_slot(signal.slot(),
+                                          [&](std::error_code ec, std::size_t) { first = ec; }));
+  io.run_for(watchdog);
+  EXPECT_TRUE(cancelled(first)) << first.message();
+  ASSERT_TRUE(p.sync.send(as_bytes("late")));
+  io.restart();
+  std::size_t got = 0;
+  p.async.async_receive(buffer, [&](std::error_code ec, std::size_t n) {
+    EXPECT_FALSE(ec);
+    got = n;
+  });
+  io.run_for(watchdog);
+  EXPECT_EQ(got, 4U);
+}
+
+TEST(AsyncSocket, DestroyingTheEndCompletesAPendingOperationAsCancelled) {
+  net::io_context io;
+  auto p = make_mixed<stream>(io.get_executor());
+  std::array<std::byte, 8> buffer{};
+  std::error_code error;
+  bool done = false;
+  {
+    auto end = std::move(p.async);
+    end.async_receive(buffer, [&](std::error_code ec, std::size_t) {
+      error = ec;
+      done = true;
+    });
+    io.poll();
+  }
+  io.run_for(watchdog);
+  ASSERT_TRUE(done);
+  EXPECT_TRUE(cancelled(error));
+}
+
+// ---- Descriptors --------------------------------------------------------------------------------
+
+TEST(AsyncSocket, DescriptorsArriveOwnedWithTheirBytes) {
+  net::io_context io;
+  auto p = make_mixed<seqpacket>(io.get_executor());
+  std::array<int, 2> pipe_fds{};
+  ASSERT_EQ(::pipe(pipe_fds.data()), 0);
+  const unique_fd read_end(pipe_fds[0]);
+  const unique_fd write_end(pipe_fds[1]);
+  std::array<std::byte, 16> buffer{};
+  std::optional<received<inplace_fd_vector<2>>> got;
+  p.async.async_receive_with_fds<2>(buffer,
+                                    [&](std::error_code ec, received<inplace_fd_vector<2>> r) {
+                                      EXPECT_FALSE(ec) << ec.message();
+                                      got = std::move(r);
+                                    });
+  io.poll();
+  ASSERT_TRUE(send_with_fds(p.sync, std::string_view("fd"), {write_end.get()}));
+  io.run_for(watchdog);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->size, 2U);
+  ASSERT_EQ(got->fds.size(), 1U);
+  EXPECT_TRUE(same_file(got->fds[0].get(), write_end.get()));
+  EXPECT_TRUE(has_cloexec(got->fds[0].get()));
+}
+
+TEST(AsyncSocket, AsyncSendWithFdsPassesCopies) {
+  net::io_context io;
+  auto p = make_mixed<stream>(io.get_executor());
+  std::array<int, 2> pipe_fds{};
+  ASSERT_EQ(::pipe(pipe_fds.data()), 0);
+  const unique_fd read_end(pipe_fds[0]);
+  const unique_fd write_end(pipe_fds[1]);
+  const std::array<int, 1> fds = {read_end.get()};
+  const std::string data = "x";
+  std::size_t sent = 0;
+  p.async.async_send_with_fds(as_bytes(data), fds, [&](std::error_code ec, std::size_t n) {
+    EXPECT_FALSE(ec);
+    sent = n;
+  });
+  io.run_for(watchdog);
+  EXPECT_EQ(sent, 1U);
+  std::array<std::byte, 1> one{};
+  auto got = receive_with_fds<1>(p.sync, one);
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got.value().fds.size(), 1U);
+  EXPECT_TRUE(same_file(got.value().fds[0].get(), read_end.get()));
+}
+
+// Cancellations land at every point of a stream of descriptor-carrying messages: each message
+// is received exactly once (by a completion or by the final drain), and afterwards exactly the
+// descriptors open before are open.
+TEST(AsyncSocket, CancellationStormsLoseNoMessageAndLeakNoDescriptor) {
+  const auto before = open_fds();
+  {
+    net::io_context io;
+    auto p = make_mixed<seqpacket>(io.get_executor());
+    const unique_fd passed(::dup(STDERR_FILENO));
+    constexpr int messages = 300;
+    int received_count = 0;
+    int cancelled_count = 0;
+    std::array<std::byte, 8> buffer{};
+    net::cancellation_signal signal;
+    for (int i = 0; i < messages; ++i) {
+      bool done = false;
+      p.async.async_receive_with_fds<1>(
+          buffer, net::bind_cancellation_slot(
+                      signal.slot(), [&](std::error_code ec, received<inplace_fd_vector<1>> r) {
+                        done = true;
+                        if (cancelled(ec)) {
+                          EXPECT_TRUE(r.fds.empty());
+                          ++cancelled_count;
+                          return;
+                        }
+                        ASSERT_FALSE(ec) << ec.message();
+                        EXPECT_EQ(r.fds.size(), 1U);
+                        ++received_count;
+                      }));
+      // Sometimes the message is there before the operation looks, sometimes it arrives
+      // while it waits, sometimes never before the cancellation.
+      if (i % 3 == 0) {
+        ASSERT_TRUE(send_with_fds(p.sync, std::string_view("m"), {passed.get()}));
+      }
+      io.poll();
+      if (i % 3 == 1) {
+        ASSERT_TRUE(send_with_fds(p.sync, std::string_view("m"), {passed.get()}));
+      }
+      signal.emit(i % 2 == 0 ? net::cancellation_type::terminal : net::cancellation_type::total);
+      io.restart();
+      io.run_for(watchdog);
+      ASSERT_TRUE(done);
+      io.restart();
+    }
+    // What is still queued was never reported received: drain it synchronously.
+    auto sync_end = p.async.release();
+    ASSERT_TRUE(sync_end.set_nonblocking(true));
+    for (;;) {
+      auto got = receive_with_fds<1>(sync_end, buffer);
+      if (!got) {
+        EXPECT_EQ(got.error(), std::errc::operation_would_block);
+        break;
+      }
+      EXPECT_EQ(got.value().fds.size(), 1U);
+      ++received_count;
+    }
+    EXPECT_EQ(received_count, messages - messages / 3);  // every message sent, exactly once
+    EXPECT_GT(cancelled_count, 0);
+  }
+  EXPECT_EQ(open_fds(), before);
+}
+
+// ---- Completion tokens
+// ---------------------------------------------------------------------------
+
+TEST(AsyncSocket, CoroutinesGetATupleAndNeverThrow) {
+  net::io_context io;
+  auto [a, b] = std::move(socket_pair<seqpacket>::create()).value();
+  auto x = std::move(async_socket<seqpacket>::create(io, std::move(a))).value();
+  auto y = std::move(async_socket<seqpacket>::create(io, std::move(b))).value();
+  std::string log;
+  net::co_spawn(
+      io,
+      [&]() -> net::awaitable<void> {
+        const std::string ping = "ping";
+        auto [ec, n] = co_await x.async_send(as_bytes(ping), net::use_awaitable);
+        EXPECT_FALSE(ec);
+        EXPECT_EQ(n, 4U);
+        std::array<std::byte, 8> buffer{};
+        auto [ec2, info] = co_await y.async_receive_message(buffer, net::use_awaitable);
+        EXPECT_FALSE(ec2);
+        EXPECT_EQ(info.size, 4U);
+        static_cast<void>(y.release().close());  // x then reads the end of the stream
+        auto [ec3, info3] = co_await x.async_receive_message(buffer, net::use_awaitable);
+        EXPECT_FALSE(ec3);
+        EXPECT_TRUE(info3.end_of_stream);
+        log = "done";
+      },
+      net::detached);
+  io.run_for(watchdog);
+  EXPECT_EQ(log, "done");
+}
+
+TEST(AsyncSocket, FuturesDeferredAndAsTupleWork) {
+  net::io_context io;
+  auto p = make_mixed<stream>(io.get_executor());
+  const std::string data = "abc";
+  std::future<std::tuple<std::error_code, std::size_t>> future =
+      p.async.async_send(as_bytes(data), net::use_future);
+  auto deferred = p.async.async_send(as_bytes(data), net::deferred);
+  std::size_t deferred_sent = 0;
+  std::move(deferred)([&](std::error_code ec, std::size_t n) {
+    EXPECT_FALSE(ec);
+    deferred_sent = n;
+  });
+  std::size_t tuple_sent = 0;
+  p.async.async_send(as_bytes(data), net::as_tuple([&](std::tuple<std::error_code, std::size_t> r) {
+                       EXPECT_FALSE(std::get<0>(r));
+                       tuple_sent = std::get<1>(r);
+                     }));
+  io.run_for(watchdog);
+  auto [ec, n] = future.get();
+  EXPECT_FALSE(ec);
+  EXPECT_EQ(n, 3U);
+  EXPECT_EQ(deferred_sent, 3U);
+  EXPECT_EQ(tuple_sent, 3U);
+  EXPECT_EQ(drain(p.sync).size(), 9U);
+}
+
+// ---- Threads
+// -------------------------------------------------------------------------------------
+
+// Many pairs ping-ponging on one io_context run by several threads, each end on its own strand.
+TEST(AsyncSocket, ManyPairsOnSeveralThreadsWithStrands) {
+  const auto before = open_fds();
+  {
+    net::io_context io;
+    constexpr int pairs = 24;
+    constexpr int rounds = 100;
+    using strand = net::strand<net::io_context::executor_type>;
+    struct session {
+      async_socket<seqpacket, unix_domain, strand> left;
+      async_socket<seqpacket, unix_domain, strand> right;
+      std::array<std::byte, 8> left_buffer{};
+      std::array<std::byte, 8> right_buffer{};
+      int rounds = 0;
+      std::function<void()> serve;
+      std::function<void()> ping;
+    };
+    std::atomic<int> finished{0};
+    std::vector<std::unique_ptr<session>> sessions;
+    for (int i = 0; i < pairs; ++i) {
+      auto [a, b] = std::move(socket_pair<seqpacket>::create()).value();
+      auto s = std::make_unique<session>(
+          session{std::move(async_socket<seqpacket, unix_domain, strand>::create(
+                                net::make_strand(io), std::move(a)))
+                      .value(),
+                  std::move(async_socket<seqpacket, unix_domain, strand>::create(
+                                net::make_strand(io), std::move(b)))
+                      .value(),
+                  {},
+                  {},
+                  0,
+                  {},
+                  {}});
+      session* self = s.get();
+      self->serve = [self] {
+        self->right.async_receive_message(
+            self->right_buffer, [self](std::error_code ec, message_info info) {
+              if (ec || info.end_of_stream) {
+                return;
+              }
+              self->right.async_send(std::span(self->right_buffer).first(info.stored),
+                                     [self](std::error_code ec2, std::size_t) {
+                                       if (!ec2) {
+                                         self->serve();
+                                       }
+                                     });
+            });
+      };
+      self->ping = [self, &finished] {
+        self->left_buffer[0] = static_cast<std::byte>(self->rounds);
+        self->left.async_send(
+            std::span(self->left_buffer).first(1),
+            [self, &finished](std::error_code ec, std::size_t) {
+              ASSERT_FALSE(ec);
+              self->left.async_receive_message(
+                  self->left_buffer, [self, &finished](std::error_code ec2, message_info info) {
+                    ASSERT_FALSE(ec2);
+                    ASSERT_EQ(info.size, 1U);
+                    ASSERT_EQ(self->left_buffer[0], static_cast<std::byte>(self->rounds));
+                    if (++self->rounds == rounds) {
+                      ++finished;
+                      static_cast<void>(self->left.release().close());  // ends serve()
+                      return;
+                    }
+                    self->ping();
+                  });
+            });
+      };
+      net::dispatch(self->right.get_executor(), [self] { self->serve(); });
+      net::dispatch(self->left.get_executor(), [self] { self->ping(); });
+      sessions.push_back(std::move(s));
+    }
+    std::vector<std::thread> threads;
+    threads.reserve(4);
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&io] { io.run_for(watchdog); });
+    }
+    for (auto& t : threads) {
+      t.join();
+    }
+    EXPECT_EQ(finished.load(), pairs);
+  }
+  EXPECT_EQ(open_fds(), before);
+}
+
+}  // namespace
+}  // namespace sockpair::testing
