@@ -1,0 +1,274 @@
+// Identity that cannot be recycled (<socketpair/identity.hpp>): the peer's pidfd
+// (SO_PEERPIDFD) and each message's sender as a pidfd (SO_PASSPIDFD, SCM_PIDFD, handed over
+// through fd_receive_options::sender_pidfd), both Linux
+// >= 6.5, over real pairs and real child processes. On an older kernel each call's clear
+// error is pinned instead.
+#include <socketpair/ancillary.hpp>
+#include <socketpair/identity.hpp>
+#include <socketpair/socket_pair.hpp>
+
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstddef>
+#include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tests/fd_passing/helpers.hpp"
+#include "tests/support/fds.hpp"
+#include "tests/support/kernel.hpp"
+
+namespace {
+
+using sockpair::errc;
+using sockpair::receive_with_fds;
+using sockpair::send_with_fds;
+using sockpair::seqpacket;
+using sockpair::socket_pair;
+using sockpair::stream;
+using sockpair::unique_fd;
+using sockpair::testing::bytes_of;
+using sockpair::testing::exit_status_of;
+using sockpair::testing::has_cloexec;
+using sockpair::testing::kernel_at_least;
+using sockpair::testing::make_pipe;
+using sockpair::testing::open_fds;
+
+// The pidfd features exist from Linux 6.5 on.
+bool has_pidfds() { return kernel_at_least(6, 5); }
+
+// The pid a pidfd refers to, from /proc/self/fdinfo: -1 once the process has exited and been
+// reaped (Linux >= 5.x prints "Pid:"), 0 when the file says nothing.
+long pid_of(const unique_fd& pidfd) {
+  std::ifstream info("/proc/self/fdinfo/" + std::to_string(pidfd.get()));
+  std::string word;
+  while (info >> word) {
+    if (word == "Pid:") {
+      long pid = 0;
+      info >> pid;
+      return pid;
+    }
+  }
+  return 0;
+}
+
+// True when the process `pidfd` refers to has exited (a pidfd polls readable then).
+bool has_exited(const unique_fd& pidfd) {
+  pollfd p{pidfd.get(), POLLIN, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0;
+}
+
+// ---- SO_PEERPIDFD --------------------------------------------------------------------------
+
+TEST(PeerPidfd, IsThePairsCreatorOwnedAndCloseOnExec) {
+  auto pair = socket_pair<stream>::create();
+  ASSERT_TRUE(pair) << pair.error().message();
+  auto pidfd = sockpair::peer_pidfd(pair.value().first);
+  if (!has_pidfds()) {
+    ASSERT_FALSE(pidfd);
+    EXPECT_EQ(pidfd.error(), errc::not_supported_by_kernel);
+    EXPECT_EQ(pidfd.error(), std::errc::not_supported);
+    return;
+  }
+  ASSERT_TRUE(pidfd) << pidfd.error().message();
+  ASSERT_TRUE(pidfd.value());
+  EXPECT_EQ(pid_of(pidfd.value()), ::getpid());
+  EXPECT_TRUE(has_cloexec(pidfd.value().get()));
+  EXPECT_FALSE(has_exited(pidfd.value()));
+}
+
+TEST(PeerPidfd, NamesTheCreatorEvenAfterItExitedAndItsPidIsFree) {
+  // A child makes the pair, passes one end back and exits. Its pid may now be reused; the
+  // pidfd still names that one process: it reports the process gone, never a newcomer.
+  if (!has_pidfds()) {
+    GTEST_SKIP() << "SO_PEERPIDFD needs Linux >= 6.5 (the error is pinned above)";
+  }
+  auto carrier = socket_pair<seqpacket>::create();
+  ASSERT_TRUE(carrier);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto made = socket_pair<stream>::create();
+    auto sent = made ? send_with_fds(carrier.value().second, bytes_of("e"),
+                                     {made.value().first.native_handle()})
+                     : sockpair::result<std::size_t>(made.error());
+    ::_exit(sent ? 0 : 1);
+  }
+  std::array<std::byte, 4> buffer{};
+  auto got = receive_with_fds<1>(carrier.value().first, buffer);
+  ASSERT_TRUE(got) << got.error().message();
+  ASSERT_EQ(got.value().fds.size(), 1U);
+  auto end = sockpair::socket<stream>::adopt(std::move(got.value().fds[0]));
+  ASSERT_TRUE(end) << end.error().message();
+  // Before the child is reaped the kernel may still hand out its pidfd; afterwards the result
+  // depends on the kernel (a pidfd of the dead process, or ESRCH/EINVAL): never another one.
+  ASSERT_EQ(exit_status_of(child), 0);
+  auto pidfd = sockpair::peer_pidfd(end.value());
+  if (pidfd) {
+    EXPECT_TRUE(has_exited(pidfd.value()));
+    EXPECT_EQ(pid_of(pidfd.value()), -1);
+  } else {
+    EXPECT_TRUE(pidfd.error() == std::errc::no_such_process ||
+                pidfd.error() == std::errc::invalid_argument)
+        << pidfd.error().message();
+  }
+}
+
+// ---- SO_PASSPIDFD / SCM_PIDFD --------------------------------------------------------------
+
+template <class Type>
+class SenderPidfd : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto pair = socket_pair<Type>::create();
+    ASSERT_TRUE(pair) << pair.error().message();
+    a = std::move(pair.value().first);
+    b = std::move(pair.value().second);
+  }
+
+  // Turns SO_PASSPIDFD on for `a`; false (with the clear error checked) before Linux 6.5.
+  bool enable() {
+    auto on = sockpair::set_receive_pidfd(a, true);
+    if (!has_pidfds()) {
+      EXPECT_FALSE(on);
+      EXPECT_EQ(on.error(), errc::not_supported_by_kernel);
+      return false;
+    }
+    EXPECT_TRUE(on) << on.error().message();
+    return static_cast<bool>(on);
+  }
+
+  sockpair::socket<Type> a;
+  sockpair::socket<Type> b;
+};
+
+using Types = ::testing::Types<stream, seqpacket, sockpair::dgram>;
+TYPED_TEST_SUITE(SenderPidfd, Types);
+
+TYPED_TEST(SenderPidfd, EachMessageNamesItsSenderApartFromTheInformationalPid) {
+  if (!this->enable()) {
+    GTEST_SKIP() << "SO_PASSPIDFD needs Linux >= 6.5 (its error is checked)";
+  }
+  ASSERT_TRUE(sockpair::set_receive_credentials(this->a, true));
+  auto go = make_pipe();
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    go.write.reset();
+    auto pipe = make_pipe();
+    const bool sent = static_cast<bool>(send_with_fds(this->b, bytes_of("c"), {pipe.read.get()}));
+    char byte = 0;
+    static_cast<void>(::read(go.read.get(), &byte, 1));  // stays alive until told
+    ::_exit(sent ? 0 : 1);
+  }
+  go.read.reset();
+  std::array<std::byte, 4> buffer{};
+  unique_fd sender;
+  auto got = receive_with_fds<1>(this->a, buffer, {.sender_pidfd = &sender});
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_EQ(got.value().size, 1U);
+  EXPECT_EQ(got.value().fds.size(), 1U);
+  ASSERT_TRUE(sender) << "the pidfd the kernel attached is handed over, not closed";
+  EXPECT_TRUE(has_cloexec(sender.get()));
+  EXPECT_EQ(pid_of(sender), child);
+  ASSERT_TRUE(got.value().credentials);
+  EXPECT_EQ(got.value().credentials->pid, child);  // the number, for logs only
+  EXPECT_FALSE(has_exited(sender));
+  go.write.reset();  // the child exits
+  ASSERT_EQ(exit_status_of(child), 0);
+  EXPECT_TRUE(has_exited(sender)) << "the same process, even now that its pid is free";
+  EXPECT_EQ(pid_of(sender), -1);
+}
+
+TYPED_TEST(SenderPidfd, IsEmptyWhenNotAskedForAndWhatItHeldIsClosed) {
+  ASSERT_TRUE(this->b.send(bytes_of("n")));
+  std::array<std::byte, 4> buffer{};
+  auto pipe = make_pipe();
+  const int held = pipe.read.get();
+  unique_fd sender = std::move(pipe.read);
+  auto got = receive_with_fds<1>(this->a, buffer, {.sender_pidfd = &sender});
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_FALSE(sender);
+  EXPECT_FALSE(sockpair::testing::is_open(held));
+}
+
+TYPED_TEST(SenderPidfd, IsClosedWhenTheCallerGivesNoPlaceForIt) {
+  if (!this->enable()) {
+    GTEST_SKIP() << "SO_PASSPIDFD needs Linux >= 6.5 (its error is checked)";
+  }
+  const auto before = open_fds();
+  ASSERT_TRUE(this->b.send(bytes_of("z")));
+  std::array<std::byte, 4> buffer{};
+  {
+    auto got = receive_with_fds<1>(this->a, buffer);
+    ASSERT_TRUE(got) << got.error().message();
+    EXPECT_EQ(got.value().size, 1U);
+  }
+  EXPECT_EQ(open_fds(), before);
+}
+
+TYPED_TEST(SenderPidfd, ArrivesInEveryFormOfReceiveWithFds) {
+  if (!this->enable()) {
+    GTEST_SKIP() << "SO_PASSPIDFD needs Linux >= 6.5 (its error is checked)";
+  }
+  auto pipe = make_pipe();
+  std::array<std::byte, 4> buffer{};
+  {
+    ASSERT_TRUE(send_with_fds(this->b, bytes_of("s"), {pipe.read.get()}));
+    std::array<unique_fd, 2> storage;
+    unique_fd sender;
+    auto got =
+        receive_with_fds(this->a, buffer, std::span<unique_fd>(storage), {.sender_pidfd = &sender});
+    ASSERT_TRUE(got) << got.error().message();
+    EXPECT_EQ(got.value().fds.size(), 1U);
+    ASSERT_TRUE(sender);
+    EXPECT_EQ(pid_of(sender), ::getpid());
+  }
+  {
+    ASSERT_TRUE(send_with_fds(this->b, bytes_of("v"), {pipe.read.get()}));
+    unique_fd sender;
+    auto got = receive_with_fds(this->a, buffer, {.sender_pidfd = &sender});
+    ASSERT_TRUE(got) << got.error().message();
+    EXPECT_EQ(got.value().fds.size(), 1U);
+    ASSERT_TRUE(sender);
+    EXPECT_EQ(pid_of(sender), ::getpid());
+  }
+}
+
+TYPED_TEST(SenderPidfd, IsClosedWithTheDescriptorsWhenTheReceiveFails) {
+  if (!this->enable()) {
+    GTEST_SKIP() << "SO_PASSPIDFD needs Linux >= 6.5 (its error is checked)";
+  }
+  auto pipe = make_pipe();
+  const auto before = open_fds();
+  ASSERT_TRUE(send_with_fds(this->b, bytes_of("t"), {pipe.read.get(), pipe.write.get()}));
+  std::array<std::byte, 4> buffer{};
+  unique_fd sender;
+  {
+    auto got = receive_with_fds<1>(this->a, buffer, {.sender_pidfd = &sender});
+    ASSERT_FALSE(got) << "two came: room for one";
+    EXPECT_EQ(got.error(), errc::control_truncated);
+  }
+  EXPECT_FALSE(sender);
+  EXPECT_EQ(open_fds(), before);
+}
+
+TYPED_TEST(SenderPidfd, TurningItOffStopsIt) {
+  if (!this->enable()) {
+    GTEST_SKIP() << "SO_PASSPIDFD needs Linux >= 6.5 (its error is checked)";
+  }
+  ASSERT_TRUE(sockpair::set_receive_pidfd(this->a, false));
+  ASSERT_TRUE(this->b.send(bytes_of("o")));
+  std::array<std::byte, 4> buffer{};
+  unique_fd sender;
+  auto got = receive_with_fds<1>(this->a, buffer, {.sender_pidfd = &sender});
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_FALSE(sender);
+}
+
+}  // namespace
