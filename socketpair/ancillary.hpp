@@ -225,6 +225,16 @@ struct fd_receive_options {
   /// sender's flags never carry over. (On systems without MSG_CMSG_CLOEXEC, macOS, it is
   /// set with fcntl(2) just after: not atomic.)
   bool close_on_exec = true;
+  /// Where to put the sender's pidfd (SCM_PIDFD), when `set_receive_pidfd` is on (Linux
+  /// >= 6.5, <socketpair/identity.hpp>): the process itself, owned and close-on-exec, which
+  /// keeps naming that one process after it exits and its pid is reused; unlike
+  /// `received::credentials`'s pid, a number for logs. Null (the default): a pidfd that
+  /// arrives is closed. Otherwise `*sender_pidfd` is reset at the start of the call, and after
+  /// a success it holds the pidfd of the message's sender, or nothing when none came (not asked
+  /// for, or the kernel could not make one: no free descriptor number; on some kernels, a
+  /// sender that has exited). After a failure it is empty. The `unique_fd` must outlive the call
+  /// only.
+  unique_fd* sender_pidfd = nullptr;
 };
 
 /// Up to `N` owned descriptors, stored in place (no allocation): what
@@ -403,7 +413,7 @@ template <class Type, class Sink>
     return ancillary_errno(EINVAL);  // 0 would read as EOF
   }
   return receive_with_control<Type::message_oriented>(sock, buffer, sink, control,
-                                                      options.close_on_exec);
+                                                      options.close_on_exec, options.sender_pidfd);
 }
 
 }  // namespace detail

@@ -37,6 +37,10 @@ enum class errc {
   /// The peer attached descriptors to data received by a call that takes none (`receive`,
   /// `receive_exact`, ...): they were closed. Receive them with `receive_with_fds`.
   descriptors_discarded,
+  /// The running kernel lacks the feature asked for (an older Linux answered ENOPROTOOPT,
+  /// EINVAL or EOPNOTSUPP where a newer one implements it): the function's comment names the
+  /// release that added it. Equal to std::errc::not_supported, so a caller can fall back.
+  not_supported_by_kernel,
 };
 
 namespace detail {
@@ -64,6 +68,8 @@ class error_category_impl final : public std::error_category {
                "range)";
       case errc::descriptors_discarded:
         return "the peer sent descriptors where none were expected; they were closed";
+      case errc::not_supported_by_kernel:
+        return "the running kernel does not support this feature";
     }
     return "unknown sockpair error";
   }
@@ -80,6 +86,8 @@ class error_category_impl final : public std::error_category {
         return cond == std::errc::not_a_socket || cond == std::errc::wrong_protocol_type;
       case errc::peer_protocol_violation:
         return cond == std::errc::protocol_error;
+      case errc::not_supported_by_kernel:
+        return cond == std::errc::not_supported;
       default:
         return default_error_condition(value) == cond;
     }

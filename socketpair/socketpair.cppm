@@ -82,6 +82,10 @@ using sockpair::fd_send_options;
 using sockpair::inplace_fd_vector;
 using sockpair::max_fds_per_message;
 using sockpair::peer_credentials;
+#if defined(__linux__)
+using sockpair::peer_pidfd;
+using sockpair::set_receive_pidfd;
+#endif
 using sockpair::receive_with_fds;
 using sockpair::received;
 using sockpair::send_with_credentials;

@@ -12,6 +12,7 @@
 //   framing.hpp      frame_writer, frame_reader: length-prefixed frames over a stream
 //   batch.hpp        send_batch, receive_batch: many messages per system call
 //   ancillary.hpp    send_with_fds, receive_with_fds: passing descriptors; credentials
+//   identity.hpp     peer_pidfd, set_receive_pidfd: processes as pidfds (Linux >= 6.5)
 //   version.hpp      sockpair::version, SOCKPAIR_VERSION_*: the version of these headers
 #pragma once
 
@@ -20,6 +21,7 @@
 #include <socketpair/byte_range.hpp>
 #include <socketpair/error.hpp>
 #include <socketpair/framing.hpp>
+#include <socketpair/identity.hpp>
 #include <socketpair/result.hpp>
 #include <socketpair/socket.hpp>
 #include <socketpair/socket_pair.hpp>

@@ -157,7 +157,7 @@ template <bool MessageOriented, class Fd>
 
 /// Walks the control messages recvmsg(2) left in `msg`: SCM_RIGHTS descriptors go to `sink`
 /// while it has room, and are closed after that (`overflowed`: lost, as when the kernel
-/// cuts them); SCM_PIDFD descriptors are closed (`pidfd_arrived`);
+/// cuts them); an SCM_PIDFD goes to `*pidfd` (closed when that is null; `pidfd_arrived`);
 /// SCM_CREDENTIALS go to `sink`. A control message that claims more than the buffer holds (a
 /// cut one) is read only as far as the buffer goes. `Sink` is described at
 /// `receive_with_control`.
@@ -168,7 +168,8 @@ struct control_taken {
 
 template <class Sink>
 [[nodiscard, gnu::always_inline]] inline control_taken take_control(
-    msghdr& msg, Sink& sink, [[maybe_unused]] bool close_on_exec) noexcept {
+    msghdr& msg, Sink& sink, [[maybe_unused]] bool close_on_exec,
+    [[maybe_unused]] unique_fd* pidfd_out) noexcept {
   constexpr std::size_t header_size = CMSG_LEN(0);  // where CMSG_DATA starts
   control_taken taken;
   const auto* at = static_cast<const std::byte*>(msg.msg_control);
@@ -200,13 +201,19 @@ template <class Sink>
       }
 #if defined(__linux__)
     } else if (header.cmsg_type == scm_pidfd) {
-      // Not asked for by this library: closed at once. The kernel writes a negative errno
-      // here when it could not make one (no free descriptor number): no proof then.
+      // The sender's pidfd: to `*pidfd_out`, or closed when the caller wants none. The kernel
+      // writes a negative errno here when it could not make one (no free descriptor number):
+      // no proof then.
       int pidfd = -1;
       if (count >= 1) {
         std::memcpy(&pidfd, payload, sizeof pidfd);
       }
-      close_received(payload, count);
+      if (pidfd >= 0 && pidfd_out != nullptr) {
+        pidfd_out->reset(pidfd);
+        close_received(payload + sizeof(int), count - 1);  // one per message: nothing
+      } else {
+        close_received(payload, count);
+      }
       taken.pidfd_arrived = taken.pidfd_arrived || pidfd >= 0;
     } else if (header.cmsg_type == SCM_CREDENTIALS && size >= sizeof(wire_credentials)) {
       wire_credentials credentials;  // NOLINT(cppcoreguidelines-pro-type-member-init): below
@@ -225,14 +232,24 @@ template <class Sink>
   return taken;
 }
 
+/// Closes `*pidfd` (when not null) and returns `e`: a failed receive keeps no pidfd.
+[[gnu::cold, gnu::noinline]] inline std::error_code discard_pidfd_and_fail(unique_fd* pidfd,
+                                                                           errc e) noexcept {
+  if (pidfd != nullptr) {
+    pidfd->reset();
+  }
+  return make_error_code(e);
+}
+
 /// One recvmsg(2) into `buffer` with `control` as the control buffer (from
 /// `receive_control_space(sink.room())`); returns the bytes stored in `buffer`. Every
 /// descriptor the kernel installed is owned the moment the call returns: SCM_RIGHTS
-/// descriptors go to `sink` in order, any other (SCM_PIDFD) is closed. Then, in this order:
+/// descriptors go to `sink` in order, a pidfd (SCM_PIDFD) to `*pidfd_out` (reset first; closed
+/// when `pidfd_out` is null). Then, in this order:
 /// - descriptors were cut (`descriptors_were_cut`) or more came than `sink` holds: all of
 ///   them are closed, `errc::control_truncated`;
 /// - a message was longer than `buffer`: all of them are closed, `errc::message_truncated`.
-/// On any failure `sink` owns no received descriptor.
+/// On any failure neither `sink` nor `*pidfd_out` owns a received descriptor.
 ///
 /// `Sink` takes what arrives:
 ///   std::size_t room() const noexcept;   // how many more descriptors it can hold
@@ -243,7 +260,10 @@ template <class Sink>
 template <bool MessageOriented, class Sink>
 [[nodiscard, gnu::always_inline]] inline result<std::size_t> receive_with_control(
     int socket_fd, std::span<std::byte> buffer, Sink& sink, std::span<std::byte> control,
-    bool close_on_exec) noexcept {
+    bool close_on_exec, unique_fd* pidfd_out = nullptr) noexcept {
+  if (pidfd_out != nullptr) {
+    pidfd_out->reset();
+  }
   iovec iov{buffer.data(), buffer.size()};
   msghdr msg{};
   msg.msg_iov = &iov;
@@ -262,7 +282,7 @@ template <bool MessageOriented, class Sink>
     return ancillary_errno();
   }
 
-  const control_taken taken = take_control(msg, sink, close_on_exec);
+  const control_taken taken = take_control(msg, sink, close_on_exec, pidfd_out);
   // Past these checks `n` fits in `buffer`: a stream never returns more, and a message that
   // did not fit (MSG_TRUNC, or Linux's real length) fails. MSG_CTRUNC is a loss unless the
   // pidfd that comes after the descriptors arrived (see `descriptors_were_cut`).
@@ -272,7 +292,8 @@ template <bool MessageOriented, class Sink>
       MessageOriented && ((msg.msg_flags & MSG_TRUNC) != 0 || size > buffer.size());
   if (control_truncated || data_truncated) [[unlikely]] {
     sink.close_all();
-    return ancillary_error(control_truncated ? errc::control_truncated : errc::message_truncated);
+    return discard_pidfd_and_fail(
+        pidfd_out, control_truncated ? errc::control_truncated : errc::message_truncated);
   }
   return size;
 }

@@ -177,6 +177,36 @@ template <class = void>  // instantiated on first use (see detail/io.hpp)
   return static_cast<std::size_t>(value);
 }
 
+/// The error for a call that failed with `err` where a kernel without the feature answers
+/// ENOPROTOOPT (an unknown socket option): `errc::not_supported_by_kernel` then, otherwise
+/// the errno.
+[[nodiscard, gnu::cold, gnu::noinline]] inline std::error_code kernel_feature_error(
+    int err) noexcept {
+  if (err == ENOPROTOOPT) {
+    return make_error_code(errc::not_supported_by_kernel);
+  }
+  return errno_code(err);
+}
+
+/// setsockopt(2) of an `int` option a kernel may not have yet (see `kernel_feature_error`).
+template <class = void>  // instantiated on first use (see detail/io.hpp)
+[[nodiscard]] result<void> set_new_int_option(int fd, int level, int name, int value) noexcept {
+  if (::setsockopt(fd, level, name, &value, sizeof value) != 0) {
+    return kernel_feature_error(errno);
+  }
+  return success();
+}
+
+/// getsockopt(2) of an `int` option a kernel may not have yet (see `kernel_feature_error`).
+template <class = void>  // instantiated on first use (see detail/io.hpp)
+[[nodiscard]] result<int> get_new_int_option(int fd, int level, int name) noexcept {
+  int value = 0;
+  if (get_int_option(fd, level, name, value) != 0) {
+    return kernel_feature_error(errno);
+  }
+  return value;
+}
+
 /// The ioctl for bytes written but not yet read by the peer.
 #if defined(SIOCOUTQ)
 inline constexpr unsigned long unsent_request = SIOCOUTQ;
