@@ -17,6 +17,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -51,6 +52,31 @@ using sockpair::asio::async_socket;
 using std::chrono::seconds;
 
 constexpr auto watchdog = seconds(60);
+
+// One io_context for the whole program, made and destroyed around all the tests (so the
+// descriptor check around each test sees its descriptors neither appear nor vanish). Under
+// Asio's io_uring backend (--config=uring) each context owns a ring that the kernel frees
+// later, and a context per test ran into RLIMIT_MEMLOCK (ENOMEM from io_uring_queue_init).
+class shared_context : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    context = std::make_unique<net::io_context>();
+    // The reactor (epoll or io_uring) and its descriptors come with the first I/O object.
+    const net::posix::stream_descriptor descriptor(*context);
+    const net::steady_timer timer(*context);
+  }
+  void TearDown() override { context.reset(); }
+  static inline std::unique_ptr<net::io_context> context;
+};
+[[maybe_unused]] const ::testing::Environment* const registered =
+    ::testing::AddGlobalTestEnvironment(
+        new shared_context);  // NOLINT(cppcoreguidelines-owning-memory)
+
+// The shared context, ready to run again.
+net::io_context& fresh_io() {
+  shared_context::context->restart();
+  return *shared_context::context;
+}
 
 bool cancelled(const std::error_code& e) { return e == std::errc::operation_canceled; }
 
@@ -102,7 +128,7 @@ std::span<const std::byte> as_bytes(const std::string& s) { return std::as_bytes
 // ---- Binding ----------------------------------------------------------------------------------
 
 TEST(AsyncSocket, CreateMakesTheEndNonBlockingAndOwnsIt) {
-  net::io_context io;
+  net::io_context& io = fresh_io();
   auto [a, b] = std::move(socket_pair<stream>::create()).value();
   const int fd = a.native_handle();
   {
@@ -116,7 +142,7 @@ TEST(AsyncSocket, CreateMakesTheEndNonBlockingAndOwnsIt) {
 }
 
 TEST(AsyncSocket, CreateRefusesAnEmptyEnd) {
-  net::io_context io;
+  net::io_context& io = fresh_io();
   socket<stream> none;
   auto end = async_socket<stream>::create(io, std::move(none));
   ASSERT_FALSE(end);
@@ -124,7 +150,7 @@ TEST(AsyncSocket, CreateRefusesAnEmptyEnd) {
 }
 
 TEST(AsyncSocket, ReleaseHandsTheEndBackOpen) {
-  net::io_context io;
+  net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
   const int fd = p.async.native_handle();
   socket<stream> back = p.async.release();
@@ -138,7 +164,7 @@ TEST(AsyncSocket, ReleaseHandsTheEndBackOpen) {
 // ---- Completion --------------------------------------------------------------------------------
 
 TEST(AsyncSocket, AnOperationThatCompletesAtOnceNeverCompletesInsideTheCall) {
-  net::io_context io;
+  net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
   std::optional<std::size_t> sent;
   const std::string hello = "hello";
@@ -153,7 +179,7 @@ TEST(AsyncSocket, AnOperationThatCompletesAtOnceNeverCompletesInsideTheCall) {
 }
 
 TEST(AsyncSocket, AReceiveWaitsForDataAndGetsItAll) {
-  net::io_context io;
+  net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
   std::array<std::byte, 16> buffer{};
   std::optional<std::size_t> got;
@@ -171,7 +197,7 @@ TEST(AsyncSocket, AReceiveWaitsForDataAndGetsItAll) {
 }
 
 TEST(AsyncSocket, EndOfStreamIsAZeroCount) {
-  net::io_context io;
+  net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
   std::array<std::byte, 16> buffer{};
   std::optional<std::size_t> got;
@@ -187,7 +213,7 @@ TEST(AsyncSocket, EndOfStreamIsAZeroCount) {
 }
 
 TEST(AsyncSocket, SendAllAndReceiveExactMoveMegabytesThroughAFullPair) {
-  net::io_context io;
+  net::io_context& io = fresh_io();
   auto [a, b] = std::move(socket_pair<stream>::create()).value();
   auto writer = std::move(async_socket<stream>::create(io, std::move(a))).value();
   auto reader = std::move(async_socket<stream>::create(io, std::move(b))).value();
@@ -211,7 +237,7 @@ TEST(AsyncSocket, SendAllAndReceiveExactMoveMegabytesThroughAFullPair) {
 }
 
 TEST(AsyncSocket, GatherAndScatterMoveEveryBuffer) {
-  net::io_context io;
+  net::io_context& io = fresh_io();
   auto [a, b] = std::move(socket_pair<stream>::create()).value();
   auto writer = std::move(async_socket<stream>::create(io, std::move(a))).value();
   auto reader = std::move(async_socket<stream>::create(io, std::move(b))).value();
@@ -242,7 +268,7 @@ TEST(AsyncSocket, GatherAndScatterMoveEveryBuffer) {
 }
 
 TEST(AsyncSocket, ReceiveExactReportsWhatArrivedBeforeTheEnd) {
-  net::io_context io;
+  net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
   std::array<std::byte, 10> buffer{};
   std::error_code error;
@@ -262,7 +288,7 @@ TEST(AsyncSocket, ReceiveExactReportsWhatArrivedBeforeTheEnd) {
 // ---- Messages ----------------------------------------------------------------------------------
 
 TEST(AsyncSocket, ReceiveMessageTellsAnEmptyMessageTruncationAndTheEndApart) {
-  net::io_context io;
+  net::io_context& io = fresh_io();
   auto p = make_mixed<seqpacket>(io.get_executor());
   ASSERT_TRUE(p.sync.send(std::span<const std::byte>()));
   ASSERT_TRUE(p.sync.send(as_bytes("0123456789")));
@@ -290,7 +316,7 @@ TEST(AsyncSocket, ReceiveMessageTellsAnEmptyMessageTruncationAndTheEndApart) {
 }
 
 TEST(AsyncSocket, BatchesSendAndReceiveManyMessages) {
-  net::io_context io;
+  net::io_context& io = fresh_io();
   auto [a, b] = std::move(socket_pair<seqpacket>::create()).value();
   auto writer = std::move(async_socket<seqpacket>::create(io, std::move(a))).value();
   auto reader = std::move(async_socket<seqpacket>::create(io, std::move(b))).value();
@@ -320,7 +346,7 @@ TEST(AsyncSocket, BatchesSendAndReceiveManyMessages) {
 // ---- Frames ------------------------------------------------------------------------------------
 
 TEST(AsyncSocket, FramesRoundTripThroughAFullStream) {
-  net::io_context io;
+  net::io_context& io = fresh_io();
   auto [a, b] = std::move(socket_pair<stream>::create()).value();
   auto writer_end = std::move(async_socket<stream>::create(io, std::move(a))).value();
   auto reader_end = std::move(async_socket<stream>::create(io, std::move(b))).value();
@@ -362,7 +388,7 @@ TEST(AsyncSocket, FramesRoundTripThroughAFullStream) {
 }
 
 TEST(AsyncSocket, APeerDyingMidFrameIsAnUnexpectedEndNotAFrame) {
-  net::io_context io;
+  net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
   frame_reader reader(p.async.next_layer());
   std::error_code error;
@@ -386,7 +412,7 @@ TEST(AsyncSocket, APeerDyingMidFrameIsAnUnexpectedEndNotAFrame) {
 
 TEST(AsyncSocket, ACancelledSendAllReportsExactlyTheBytesThatWentOut) {
   for (const auto type : {net::cancellation_type::terminal, net::cancellation_type::partial}) {
-    net::io_context io;
+    net::io_context& io = fresh_io();
     auto p = make_mixed<stream>(io.get_executor());
     const auto out = pattern(16U << 20U);  // far more than the pair holds
     net::cancellation_signal signal;
@@ -412,7 +438,7 @@ TEST(AsyncSocket, ACancelledSendAllReportsExactlyTheBytesThatWentOut) {
 }
 
 TEST(AsyncSocket, TotalCancellationIsRefusedOnceBytesHaveMoved) {
-  net::io_context io;
+  net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
   const auto out = pattern(4U << 20U);
   net::cancellation_signal signal;
@@ -441,7 +467,7 @@ TEST(AsyncSocket, TotalCancellationIsRefusedOnceBytesHaveMoved) {
 }
 
 TEST(AsyncSocket, TotalCancellationOfAnIdleReceiveConsumesNothing) {
-  net::io_context io;
+  net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
   std::array<std::byte, 8> buffer{};
   net::cancellation_signal signal;
@@ -461,7 +487,7 @@ TEST(AsyncSocket, TotalCancellationOfAnIdleReceiveConsumesNothing) {
 }
 
 TEST(AsyncSocket, ATimeoutCancelsAReceiveAndTheNextReceiveGetsTheData) {
-  net::io_context io;
+  net::io_context& io = fresh_io();
   auto p = make_mixed<seqpacket>(io.get_executor());
   std::array<std::byte, 8> buffer{};
   net::cancellation_signal signal;
@@ -485,7 +511,7 @@ TEST(AsyncSocket, ATimeoutCancelsAReceiveAndTheNextReceiveGetsTheData) {
 }
 
 TEST(AsyncSocket, DestroyingTheEndCompletesAPendingOperationAsCancelled) {
-  net::io_context io;
+  net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
   std::array<std::byte, 8> buffer{};
   std::error_code error;
@@ -506,7 +532,7 @@ TEST(AsyncSocket, DestroyingTheEndCompletesAPendingOperationAsCancelled) {
 // ---- Descriptors --------------------------------------------------------------------------------
 
 TEST(AsyncSocket, DescriptorsArriveOwnedWithTheirBytes) {
-  net::io_context io;
+  net::io_context& io = fresh_io();
   auto p = make_mixed<seqpacket>(io.get_executor());
   std::array<int, 2> pipe_fds{};
   ASSERT_EQ(::pipe(pipe_fds.data()), 0);
@@ -530,7 +556,7 @@ TEST(AsyncSocket, DescriptorsArriveOwnedWithTheirBytes) {
 }
 
 TEST(AsyncSocket, AsyncSendWithFdsPassesCopies) {
-  net::io_context io;
+  net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
   std::array<int, 2> pipe_fds{};
   ASSERT_EQ(::pipe(pipe_fds.data()), 0);
@@ -558,7 +584,7 @@ TEST(AsyncSocket, AsyncSendWithFdsPassesCopies) {
 TEST(AsyncSocket, CancellationStormsLoseNoMessageAndLeakNoDescriptor) {
   const auto before = open_fds();
   {
-    net::io_context io;
+    net::io_context& io = fresh_io();
     auto p = make_mixed<seqpacket>(io.get_executor());
     const unique_fd passed(::dup(STDERR_FILENO));
     constexpr int messages = 300;
@@ -618,7 +644,7 @@ TEST(AsyncSocket, CancellationStormsLoseNoMessageAndLeakNoDescriptor) {
 // ---------------------------------------------------------------------------
 
 TEST(AsyncSocket, CoroutinesGetATupleAndNeverThrow) {
-  net::io_context io;
+  net::io_context& io = fresh_io();
   auto [a, b] = std::move(socket_pair<seqpacket>::create()).value();
   auto x = std::move(async_socket<seqpacket>::create(io, std::move(a))).value();
   auto y = std::move(async_socket<seqpacket>::create(io, std::move(b))).value();
@@ -646,7 +672,7 @@ TEST(AsyncSocket, CoroutinesGetATupleAndNeverThrow) {
 }
 
 TEST(AsyncSocket, FuturesDeferredAndAsTupleWork) {
-  net::io_context io;
+  net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
   const std::string data = "abc";
   std::future<std::tuple<std::error_code, std::size_t>> future =
@@ -678,7 +704,7 @@ TEST(AsyncSocket, FuturesDeferredAndAsTupleWork) {
 TEST(AsyncSocket, ManyPairsOnSeveralThreadsWithStrands) {
   const auto before = open_fds();
   {
-    net::io_context io;
+    net::io_context& io = fresh_io();
     constexpr int pairs = 24;
     constexpr int rounds = 100;
     using strand = net::strand<net::io_context::executor_type>;
