@@ -18,7 +18,7 @@
 // The peer is not trusted: every index and length it controls is copied once and checked
 // before use, and a violation fails with `errc::peer_protocol_violation`, never with a crash
 // or a hang. Payload bytes are the peer's to change at any time, even while you read them:
-// see docs/shm_channel.md (what to copy before you validate, and when to use the copying calls).
+// see docs/shared_memory.md (what to copy before you validate, and when to use the copying calls).
 //
 // Not included by <socketpair/socketpair.hpp>: it brings <atomic> and <sys/mman.h>, which
 // every other user would parse for nothing.

@@ -2,7 +2,7 @@
 //
 // The shared region of a shm_channel: its layout, the sealed memfd that holds it, its mapping,
 // and the few primitives that touch memory another process may write at any time.
-// Not part of the public interface; docs/shm_channel.md describes the layout and protocol.
+// Not part of the public interface; docs/shared_memory.md describes the layout and protocol.
 #pragma once
 
 #include <socketpair/detail/config.hpp>
