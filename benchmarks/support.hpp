@@ -120,7 +120,7 @@ void one_way_batches(State& state, Writer& writer, Reader& reader, std::size_t s
   std::vector<std::byte> message(size, std::byte{0x5a});
   std::uint64_t sequence = 0;
   std::uint64_t batch = 0;
-  for (auto _ : state) {
+  for ([[maybe_unused]] auto _ : state) {
     const std::int64_t started = now_ns();
     for (std::size_t m = 0; m < per_batch; ++m) {
       stamp(message, sequence++);
