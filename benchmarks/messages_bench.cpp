@@ -12,8 +12,12 @@
 //   messages/sockpair_framed_stream/<size>          stream pair, frame_writer/frame_reader
 //   messages/framing_over_pipe/<size>               the same framing code over pipe(2)
 //   messages/shm_channel/<size>                     shm_channel (shared memory, 1 MiB rings):
-//                                                   one `send` per message, the reader takes
-//                                                   each in place (`receive_view`)
+//                                                   one `send` per message, each published at
+//                                                   once; the reader takes each in place
+//                                                   (`receive_view`)
+//   messages/shm_channel_batched/<size>             the same with `shm_publish::batched` and
+//                                                   one `flush()` per batch, as the framed
+//                                                   contenders flush once per batch
 //
 // Kernel default buffers everywhere. One iteration moves a batch of 4 MiB (at least 16
 // messages); its time runs from the writer's first call until the reader holds the batch's
@@ -358,9 +362,11 @@ class framing_over_pipe : private pipe_ends, public framed<sockpair::fd_stream> 
   void end_writing() { pipe.second.reset(); }
 };
 
+template <sockpair::shm_publish How>
 class shm_channel_messages {
  public:
-  static constexpr const char* name = "shm_channel";
+  static constexpr const char* name =
+      How == sockpair::shm_publish::now ? "shm_channel" : "shm_channel_batched";
 
   explicit shm_channel_messages(std::size_t size) : size_(size), message_(size, std::byte{0x5a}) {
     auto [a, b] = make_pair<sockpair::stream>();
@@ -377,9 +383,12 @@ class shm_channel_messages {
   void write_batch(std::size_t count, std::uint64_t& sequence) {
     for (std::size_t i = 0; i < count; ++i) {
       stamp(message_, sequence++);
-      if (!writer_.send(message_)) {
+      if (!writer_.send(message_, sockpair::deadline::never(), How)) {
         fail("messages: shm_channel::send");
       }
+    }
+    if (!writer_.flush()) {
+      fail("messages: shm_channel::flush");
     }
   }
 
@@ -472,7 +481,8 @@ void register_messages() {
   register_messages<sockpair_seqpacket_batched>();
   register_messages<sockpair_framed_stream>();
   register_messages<framing_over_pipe>();
-  register_messages<shm_channel_messages>();
+  register_messages<shm_channel_messages<sockpair::shm_publish::now>>();
+  register_messages<shm_channel_messages<sockpair::shm_publish::batched>>();
   return true;
 }();
 

@@ -12,7 +12,8 @@
 //     2  library receive (copying) into a buffer of u16 bytes
 //     3  library receive_view, then release
 //     4  library read_bytes into a buffer of u8 + 1 bytes
-//     5  library send of u16 % (max + 1) stamped bytes
+//     5  library send of u16 % (max + 1) stamped bytes (reserve, commit); every other one
+//        batched (shm_publish::batched: published by the next one, or before a wait)
 //     6  peer consumes what the library sent: checks each record (while clean) and publishes
 //        its tail
 //     7  peer dies: closes its wake-up sockets (and the pair); the library must report the end
@@ -450,7 +451,9 @@ class session {
     for (std::size_t i = 0; i < size; ++i) {
       room.value()[i] = stamp_byte(library_next_, i);
     }
-    auto committed = channel_.commit(size);
+    const auto how =
+        library_next_ % 2 == 1 ? sockpair::shm_publish::batched : sockpair::shm_publish::now;
+    auto committed = channel_.commit(size, how);
     require(committed || committed.error() == std::errc::broken_pipe, "commit");
     library_sent_.emplace_back(library_next_++, size);
   }

@@ -7,6 +7,8 @@
 //   auto a = sockpair::shm_channel::create(std::move(pair.first)).value();
 //   auto b = sockpair::shm_channel::accept(std::move(pair.second)).value();
 //   if (auto r = a.send(message, 1s); !r) ...                // copy in, publish
+//   a.send(small, 1s, sockpair::shm_publish::batched);        // many small ones ...
+//   a.flush();                                                // ... published together
 //   auto m = b.receive_view(1s);   // result<optional<span>>: a message in place, or nullopt
 //   ...use *m.value()...; b.release();                       // at the end of the stream
 //
@@ -73,6 +75,18 @@ struct shm_options {
 
 /// Which end of a shm_channel this is.
 enum class shm_role { creator, acceptor };
+
+/// When a committed message becomes visible to the peer.
+enum class shm_publish {
+  /// At once: the commit publishes it (and every message batched before it), and wakes a
+  /// peer that sleeps waiting for data.
+  now,
+  /// Later, with the others batched before it: at the next `flush()` or `now` commit, once
+  /// a sixteenth of the ring is waiting unpublished, before the writer waits for room, and
+  /// when the channel is closed. Publishing is the only step of a send that touches memory
+  /// the peer's reader watches, so batching it is what makes small messages cheap.
+  batched,
+};
 
 /// One end of a shared-memory channel. Move-only; a moved-from channel is empty, and every
 /// call on it fails with EBADF.
@@ -257,6 +271,10 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
     const std::size_t to_end = ring_size_ - at;
     const std::size_t total = need <= to_end ? need : to_end + need;
     if (w_.head + total - w_.tail > ring_size_) {
+      if (w_.published != w_.head) {
+        // The reader can free only what it has seen; it sees batched messages from now on.
+        BOOST_OUTCOME_TRY(publish());
+      }
       BOOST_OUTCOME_TRY(wait_for_space(total, until));
     }
     if (need > to_end) {
@@ -264,37 +282,59 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
       w_.head += to_end;  // published with the record that follows
       at = 0;
     }
+    if (w_.tail + ring_size_ - w_.head > prefetch_distance + total) {
+      // Free room, read by the peer a lap ago: ask for it writable before it is needed.
+      __builtin_prefetch(out_ring_ + ((at + prefetch_distance) & mask_), 1);
+    }
     w_.reserved_at = at;
     w_.reserved = size;
     w_.has_reservation = true;
     return std::span<std::byte>(out_ring_ + at + detail::shm_record_header, size);
   }
 
-  /// Publishes the reserved message with its final size (at most what was reserved; 0 is an
-  /// empty message): first its length, then, with release ordering, the new head, so the
-  /// peer never sees a message before its bytes. Wakes the peer (one send(2) on the internal
-  /// pair) only if it went to sleep waiting.
+  /// Commits the reserved message with its final size (at most what was reserved; 0 is an
+  /// empty message): stores its length, then, when it is published (`how`; see
+  /// shm_publish), the new head with release ordering, so the peer never sees a message
+  /// before its bytes. Publishing wakes the peer (one send(2) on the internal pair) only if
+  /// it went to sleep waiting.
   ///
   /// Errors: std::errc::invalid_argument with no reservation or a size past it (nothing
-  /// published); std::errc::broken_pipe if the peer was asleep and is gone (the message is
+  /// committed); std::errc::broken_pipe if the peer was asleep and is gone (the message is
   /// published, but no one will read it).
-  [[nodiscard]] result<void> commit(std::size_t size) noexcept {
+  [[nodiscard]] result<void> commit(std::size_t size, shm_publish how = shm_publish::now) noexcept {
     if (!w_.has_reservation || size > w_.reserved) [[unlikely]] {
       return detail::invalid_argument_error();
     }
     w_.has_reservation = false;
     detail::shm_store_length(out_ring_ + w_.reserved_at, static_cast<std::uint32_t>(size));
     w_.head += detail::shm_record_size(size);
-    detail::shm_store(out_head_, w_.head, std::memory_order_seq_cst);
-    return wake_if_waiting(out_data_waiting_, w_.last_data_bell, data_bell_.get());
+    if (how == shm_publish::batched && w_.head - w_.published < publish_batch_) [[likely]] {
+      return success();
+    }
+    return publish();
   }
 
-  /// Copies `message` into the ring and commits it: `reserve` + copy + `commit`.
+  /// Copies `message` into the ring and commits it: `reserve` + copy + `commit(size, how)`.
   [[nodiscard]] result<void> send(std::span<const std::byte> message,
-                                  deadline until = deadline::never()) noexcept {
+                                  deadline until = deadline::never(),
+                                  shm_publish how = shm_publish::now) noexcept {
     BOOST_OUTCOME_TRY(auto room, reserve(message.size(), until));
     detail::shm_copy(room.data(), message.data(), message.size());
-    return commit(message.size());
+    return commit(message.size(), how);
+  }
+
+  /// Publishes every message committed with `shm_publish::batched` and not published yet, as
+  /// a `now` commit would; does nothing (no store, no system call) when there is none.
+  ///
+  /// Errors: EBADF on an empty channel; std::errc::broken_pipe as `commit`.
+  [[nodiscard]] result<void> flush() noexcept {
+    if (out_ring_ == nullptr) [[unlikely]] {
+      return errno_code(EBADF);
+    }
+    if (w_.published == w_.head) {
+      return success();
+    }
+    return publish();
   }
 
   /// Bulk bytes: copies all of `data[done..]` into the ring as records of at most
@@ -432,6 +472,8 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
   // The least an adaptive spin lasts (see spin_for).
   static constexpr std::chrono::nanoseconds min_spin{1000};
   static constexpr unsigned probe_every = 128;
+  // How far ahead of a record a reader or writer prefetches: a few cache lines.
+  static constexpr std::size_t prefetch_distance = 512;
 
   static std::array<std::byte, hello_size> make_hello() noexcept {
     std::array<std::byte, hello_size> hello{};
@@ -483,6 +525,7 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
     ring_size_ = ring;
     mask_ = ring - 1;
     max_payload_ = detail::shm_max_payload(ring);
+    publish_batch_ = ring / 16;
     spin_ = spin;
     const int out = role_ == shm_role::creator ? 0 : 1;
     const int in = 1 - out;
@@ -509,6 +552,7 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
     ring_size_ = std::exchange(other.ring_size_, 0);
     mask_ = std::exchange(other.mask_, 0);
     max_payload_ = std::exchange(other.max_payload_, 0);
+    publish_batch_ = std::exchange(other.publish_batch_, 0);
     spin_ = other.spin_;
     out_ring_ = std::exchange(other.out_ring_, nullptr);
     in_ring_ = std::exchange(other.in_ring_, nullptr);
@@ -525,14 +569,26 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
   }
 
   void reset() noexcept {
-    // Unmapped first, then the descriptors: the peer sees the hang-up only once this end is
-    // no longer touching the region.
+    // Batched messages are published (no bell: the hang-up below wakes a sleeping peer, which
+    // then reads the final head). Unmapped next, then the descriptors: the peer sees the
+    // hang-up only once this end is no longer touching the region.
+    if (out_ring_ != nullptr && w_.published != w_.head) {
+      w_.published = w_.head;
+      detail::shm_store(out_head_, w_.head, std::memory_order_seq_cst);
+    }
     mapping_.reset();
     out_ring_ = nullptr;
     in_ring_ = nullptr;
     data_bell_.reset();
     space_bell_.reset();
     socket_.reset();
+  }
+
+  // Publishes the head (seq_cst: see sleep_until) and wakes the peer's reader if it sleeps.
+  result<void> publish() noexcept {
+    w_.published = w_.head;
+    detail::shm_store(out_head_, w_.head, std::memory_order_seq_cst);
+    return wake_if_waiting(out_data_waiting_, w_.last_data_bell, data_bell_.get());
   }
 
   // ---- Waiting --------------------------------------------------------------------------------
@@ -828,6 +884,11 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
     r_.at = at;
     r_.length = length;
     r_.record = record;
+    if (available > prefetch_distance + record) {
+      // Published, so no longer written: fetch it before it is needed (a prefetch never
+      // faults; the offset is masked into the ring all the same).
+      __builtin_prefetch(in_ring_ + ((at + prefetch_distance) & mask_));
+    }
     return true;
   }
 
@@ -862,8 +923,9 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
   // What the sending side keeps to itself. Its own index is authoritative here; the copy in
   // shared memory is only published.
   struct writer_state {
-    std::uint64_t head = 0;  // bytes committed (or skipped), ever
-    std::uint64_t tail = 0;  // the consumer's tail, as last read and checked
+    std::uint64_t head = 0;       // bytes committed (or skipped), ever
+    std::uint64_t published = 0;  // the head as last stored in shared memory
+    std::uint64_t tail = 0;       // the consumer's tail, as last read and checked
     std::size_t reserved_at = 0;
     std::size_t reserved = 0;
     bool has_reservation = false;
@@ -896,6 +958,7 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
   std::size_t ring_size_ = 0;
   std::size_t mask_ = 0;
   std::size_t max_payload_ = 0;
+  std::size_t publish_batch_ = 0;  // batched commits publish once this many bytes wait
   std::chrono::nanoseconds spin_{0};
   std::byte* out_ring_ = nullptr;
   std::byte* in_ring_ = nullptr;

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -303,6 +305,89 @@ TEST(ShmChannel, AWriterLearnsOfAClosedReaderWhenTheRingFills) {
   }
 }
 
+TEST(ShmChannel, ABatchedMessageStaysUnseenUntilFlushThenArrives) {
+  auto [a, b] = make_channels({.ring_size = std::size_t{64} * 1024});
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a.send(message_bytes(4, 64), watchdog, shm_publish::batched));
+  auto room = a.reserve(100, watchdog);
+  ASSERT_TRUE(room);
+  const auto second = message_bytes(5, 64);
+  std::copy(second.begin(), second.end(), room.value().begin());
+  ASSERT_TRUE(a.commit(second.size(), shm_publish::batched));
+  std::vector<std::byte> buffer(64);
+  auto early = b.receive(buffer, deadline::passed());
+  ASSERT_FALSE(early);
+  EXPECT_EQ(early.error(), std::errc::timed_out);
+  ASSERT_TRUE(a.flush());
+  ASSERT_TRUE(a.flush());  // nothing left: a no-op
+  for (std::uint64_t n = 4; n < 6; ++n) {
+    auto got = b.receive(buffer, watchdog);
+    ASSERT_TRUE(got && got.value()) << n;
+    EXPECT_TRUE(is_message(std::span(buffer).first(*got.value()), n, 64)) << n;
+  }
+}
+
+TEST(ShmChannel, BatchedMessagesArePublishedOnceASixteenthOfTheRingIsWaiting) {
+  constexpr std::size_t ring = std::size_t{64} * 1024;
+  auto [a, b] = make_channels({.ring_size = ring});
+  ASSERT_TRUE(a && b);
+  std::size_t staged = 0;  // bytes of ring the batched records take (8-byte header each)
+  for (std::uint64_t n = 0; staged < ring / 16; ++n) {
+    ASSERT_TRUE(a.send(pattern(n, 64), watchdog, shm_publish::batched));
+    staged += 8 + 64;
+  }
+  std::vector<std::byte> buffer(64);
+  auto got = b.receive(buffer, deadline::passed());  // no flush, no wait: published already
+  ASSERT_TRUE(got) << got.error().message();
+  ASSERT_TRUE(got.value());
+  EXPECT_EQ(std::vector<std::byte>(buffer.begin(), buffer.end()), pattern(0, 64));
+}
+
+TEST(ShmChannel, ABatchingWriterFillsTheRingManyTimesOverAndEveryMessageArrives) {
+  auto [a, b] = make_channels({.ring_size = 4096});
+  ASSERT_TRUE(a && b);
+  constexpr std::uint64_t count = 3000;
+  const std::size_t max = a.max_message_size();
+  std::string problem;
+  std::thread writer([&, &a = a] {
+    for (std::uint64_t n = 0; n < count; ++n) {
+      if (auto sent = a.send(message_bytes(n, max), watchdog, shm_publish::batched); !sent) {
+        problem = "send " + std::to_string(n) + ": " + sent.error().message();
+        return;
+      }
+    }
+    if (auto flushed = a.flush(); !flushed) {
+      problem = "flush: " + flushed.error().message();
+    }
+  });
+  std::vector<std::byte> buffer(max);
+  for (std::uint64_t n = 0; n < count; ++n) {
+    auto got = b.receive(buffer, watchdog);
+    ASSERT_TRUE(got && got.value()) << n << (got ? "" : got.error().message());
+    ASSERT_TRUE(is_message(std::span(buffer).first(*got.value()), n, max)) << n;
+  }
+  writer.join();
+  EXPECT_EQ(problem, "");
+}
+
+TEST(ShmChannel, ClosingAWriterPublishesWhatItBatched) {
+  auto [a, b] = make_channels();
+  ASSERT_TRUE(a && b);
+  for (std::uint64_t n = 0; n < 3; ++n) {
+    ASSERT_TRUE(a.send(message_bytes(n, 64), watchdog, shm_publish::batched));
+  }
+  a = shm_channel();
+  std::vector<std::byte> buffer(64);
+  for (std::uint64_t n = 0; n < 3; ++n) {
+    auto got = b.receive(buffer, watchdog);
+    ASSERT_TRUE(got && got.value()) << n;
+    EXPECT_TRUE(is_message(std::span(buffer).first(*got.value()), n, 64)) << n;
+  }
+  auto end = b.receive(buffer, watchdog);
+  ASSERT_TRUE(end);
+  EXPECT_FALSE(end.value());
+}
+
 TEST(ShmChannel, AMovedFromChannelIsEmptyAndFailsWithEbadf) {
   auto [a, b] = make_channels();
   ASSERT_TRUE(a && b);
@@ -313,6 +398,7 @@ TEST(ShmChannel, AMovedFromChannelIsEmptyAndFailsWithEbadf) {
             std::errc::bad_file_descriptor);  // NOLINT(bugprone-use-after-move)
   std::array<std::byte, 1> buffer{};
   EXPECT_EQ(a.receive(buffer).error(), std::errc::bad_file_descriptor);  // NOLINT
+  EXPECT_EQ(a.flush().error(), std::errc::bad_file_descriptor);          // NOLINT
   ASSERT_TRUE(moved.send(as_bytes(std::string("after the move"))));
   shm_channel other;
   other = std::move(b);
