@@ -36,6 +36,9 @@ CASE_ORDER = [
     "messages",
     "transfer",
     "latency_2cpu",
+    "async_latency",
+    "async_messages",
+    "async_fd_passing",
 ]
 
 # Cases with two threads exchanging data: run free and pinned to CPU 0 (see
@@ -67,6 +70,21 @@ CASE_DESCRIPTIONS = {
     "to CPU 0 and the echo thread to CPU 1 (benchmarks/shm_bench.cpp): the round trip between "
     "two CPUs, which the scheduler may otherwise avoid by putting both threads on one. Time "
     "per round trip, µs; lower is better.",
+    "async_latency": "Ping-pong round trip of 64 bytes through asynchronous operations, both "
+    "ends on one io_context run by one thread (benchmarks/async_contenders.hpp): `asio` is "
+    "Boost.Asio's own async_write_some/async_read_some on local::stream_protocol sockets, "
+    "`sockpair` the library's async_send/async_receive (<socketpair/asio.hpp>) on a stream "
+    "pair. CPU time per round trip, µs; lower is better; in parentheses the ratio to `asio`.",
+    "async_messages": "64-byte messages one way through asynchronous operations on one "
+    "io_context and one thread, one send operation per message, the writer running ahead of "
+    "the reader; contenders as in async_latency. Messages per second of CPU time; higher is "
+    "better.",
+    "async_fd_passing": "One 1-byte message carrying one descriptor, received asynchronously "
+    "(the receive waits before the peer sends, as in a request/reply) on one io_context and "
+    "one thread, the descriptor closed; the send is the same sendmsg(2) for both. "
+    "`asio`: async_wait(wait_read) then recvmsg(2) with a hand-built cmsghdr, as users write "
+    "it today; `sockpair`: async_receive_with_fds<1>. CPU time per message, ns; lower is "
+    "better.",
     "transfer": "Large messages one way, writer and reader threads (benchmarks/shm_bench.cpp): "
     "the stream pair with 1 MiB buffers (two copies), shared memory with 4 MiB rings copying "
     "in and out (`shm_spin`, two copies) or reading in place (`shm_spin_view`, one copy), "
@@ -87,6 +105,9 @@ CASE_METRICS = {
     "messages": ("items_per_second", "k msg/s", 1e-3, True),
     "transfer": ("bytes_per_second", "MB/s", 1e-6, True),
     "latency_2cpu": ("real_time", "µs", 1e-3, False),
+    "async_latency": ("cpu_time", "µs", 1e-3, False),
+    "async_messages": ("items_per_second", "k msg/s", 1e-3, True),
+    "async_fd_passing": ("cpu_time", "ns", 1.0, False),
 }
 
 TIME_TO_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
@@ -99,7 +120,13 @@ MEASURED_MODES = [
                                                  "measured_receive_exact"), 1),
     ("fd1", "1 B + 1 descriptor: send, receive, close", ("measured_pass_fds",), 10),
     ("fd16", "1 B + 16 descriptors: send, receive, close", ("measured_pass_fds",), 10),
+    ("async", "64 B async round trip on one io_context (start + run)", ("measured_async",), 10),
+    ("async_fd1", "1 B + 1 descriptor, received asynchronously, closed (start + run)",
+     ("measured_async",), 10),
 ]
+
+# Modes whose reference is Boost.Asio's own asynchronous path (there is no raw one).
+ASYNC_MODES = {"async", "async_fd1"}
 
 
 def say(text):
@@ -293,6 +320,8 @@ class Table:
         return cell[1] if cell else None
 
     def baseline(self):
+        if self.case.startswith("async"):
+            return "asio" if "asio" in self.contenders else None
         if "pipe" in self.contenders:
             return "pipe"
         pipes = [c for c in self.contenders if c.startswith("pipe")]
@@ -382,11 +411,15 @@ def render_callgrind(results):
     ]
     for mode, label, _, _ in MEASURED_MODES:
         raw = results.get(("raw", mode))
+        if mode in ASYNC_MODES:
+            raw = results.get(("asio", mode))  # async: the reference is Asio's own path
         for name in names:
             r = results.get((name, mode))
             if r is None:
                 continue
             ratio = "%.3f" % (r["total"] / raw["total"]) if raw else "–"
+            if mode in ASYNC_MODES and raw:
+                ratio += " (÷ Asio)"
             if name == "sockpair":
                 ratio = "**%s**" % ratio
             split = " + ".join("%.1f" % p for p in r["parts"]) if len(r["parts"]) > 1 else "–"
@@ -482,6 +515,11 @@ def check_targets(tables, callgrind):
     # 2. instructions.
     for mode, label, _, _ in MEASURED_MODES:
         lib, raw, asio = (callgrind.get((n, mode)) for n in ("sockpair", "raw", "asio"))
+        if mode in ASYNC_MODES:
+            if lib and asio:
+                lines.append("- Instructions, %s: library ÷ Asio = %.3f, target <= 1.00: %s." % (
+                    label, lib["total"] / asio["total"], verdict(lib["total"] <= asio["total"])))
+            continue
         if lib and raw:
             l_total = lib["total"]
             r_total = raw["total"]
@@ -553,6 +591,22 @@ def check_targets(tables, callgrind):
 
     # 6. shared memory (shm_channel), against the socket contenders of the same run.
     lines += shm_targets(tables)
+
+    # 7. asynchronous operations: no slower than Asio's own (time ratio <= 1.05).
+    for case in ("async_latency", "async_messages", "async_fd_passing"):
+        table = tables.get((case, False))
+        if not table:
+            continue
+        for param in table.params:
+            r = table.ratio("sockpair", "asio", param)
+            if r is None:
+                continue
+            slower = 1.0 / r if table.higher_is_better else r
+            lines.append("- %s, %s: library takes %.3f x Asio's time, target <= 1.05 "
+                         "(noise ±%.0f%%): %s." % (
+                             case, param, slower,
+                             (table.ratio_noise("sockpair", "asio", param) or 0.0) * 100,
+                             verdict(slower <= 1.05)))
     return lines
 
 
@@ -855,7 +909,11 @@ def render_document(state, tables, callgrind, context, plotted):
         "(benchmarks/instructions/) sends %d messages of 64 bytes over a stream pair on one "
         "thread and receives each on the other end (and a tenth as many 1-byte messages carrying "
         "descriptors, which are closed on arrival); only the calls that move the bytes are "
-        "counted (`--toggle-collect=measured_*`), including the libc wrappers they call." %
+        "counted (`--toggle-collect=measured_*`), including the libc wrappers they call. The "
+        "async rows (benchmarks/instructions/async_*.cpp) count starting the exchange and "
+        "running its io_context on one thread, a tenth as many steps: Asio's scheduler and "
+        "reactor, the operations and the handlers, whose own checks are the same code on "
+        "both paths; their reference is Asio's own asynchronous path." %
         state["messages"],
         "",
     ]

@@ -8,7 +8,8 @@ suite=$(realpath "$2")
 raw=$(realpath "$3")
 library=$(realpath "$4")
 asio=$(realpath "$5")
-shift 5
+async_asio=$(realpath "$6")
+shift 6
 if [[ -z "${BUILD_WORKSPACE_DIRECTORY:-}" ]]; then
   echo "report: run me with 'bazel run -c opt //benchmarks:report'" >&2
   exit 2
@@ -16,4 +17,5 @@ fi
 cd "$BUILD_WORKSPACE_DIRECTORY"
 # Debian's python3 has matplotlib; a python3 earlier on PATH (pyenv, say) may not.
 exec /usr/bin/python3 "$script" --suite "$suite" --instructions "raw=$raw" \
-  --instructions "sockpair=$library" --instructions "asio=$asio" "$@"
+  --instructions "sockpair=$library" --instructions "asio=$asio" \
+  --instructions "asio=$async_asio" "$@"

@@ -16,7 +16,8 @@
 //   usage: PROGRAM [N=100000] [some|exact|fd1|fd16 (default exact)]
 //
 // Exit status 0 only when every message arrived intact (and, for fd1/fd16, every received
-// descriptor was closed again); 3 when the path cannot pass descriptors.
+// descriptor was closed again); 3 when the path cannot pass descriptors, and for the
+// asynchronous modes (async, async_fd1: async_driver.hpp's programs).
 #pragma once
 
 #include <fcntl.h>
@@ -93,6 +94,10 @@ int drive(int argc, char** argv, const path<Endpoint>& calls, Endpoint& sender,
           Endpoint& receiver) {
   const long count = argc > 1 ? std::strtol(argv[1], nullptr, 10) : default_count;
   const std::string_view mode = argc > 2 ? argv[2] : "exact";
+  if (mode.starts_with("async")) {
+    std::fprintf(stderr, "%s: cannot run the asynchronous mode %s\n", calls.name, argv[2]);
+    return 3;
+  }
   if (mode == "fd1" || mode == "fd16") {
     return count < 0 ? 2 : drive_fds(count, mode == "fd1" ? 1 : max_fds, calls, sender, receiver);
   }
