@@ -26,8 +26,9 @@
 // completes with std::errc::operation_canceled (ECANCELED), plus the exact progress where it
 // has any. Because the error is a std::error_code, not a boost::system::error_code, Asio's
 // `use_awaitable` and `use_future` deliver a std::tuple<std::error_code, T> and never throw
-// (so coroutines work under -fno-exceptions), and `redirect_error` does not apply (Asio 1.81
-// accepts only boost::system::error_code there): use `as_tuple` instead.
+// for an error, and `redirect_error` does not apply (Asio 1.81 accepts only
+// boost::system::error_code there): use `as_tuple` instead. (Asio's `co_spawn` and
+// `use_future` themselves need exceptions enabled; callbacks and `deferred` do not.)
 //
 // Cancellation (per operation, through the completion handler's cancellation slot):
 // - one-system-call operations (send, receive, receive_message, the descriptor and batch

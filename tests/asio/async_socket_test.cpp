@@ -53,30 +53,31 @@ using std::chrono::seconds;
 
 constexpr auto watchdog = seconds(60);
 
-// One io_context for the whole program, made and destroyed around all the tests (so the
-// descriptor check around each test sees its descriptors neither appear nor vanish). Under
-// Asio's io_uring backend (--config=uring) each context owns a ring that the kernel frees
-// later, and a context per test ran into RLIMIT_MEMLOCK (ENOMEM from io_uring_queue_init).
-class shared_context : public ::testing::Environment {
+// One io_context for all the tests, made before the first and destroyed after the last (so
+// the descriptor check around each test sees its descriptors neither appear nor vanish).
+// Under Asio's io_uring backend (--config=uring) each context owns a ring that the kernel
+// frees later, and a context per test ran into RLIMIT_MEMLOCK (ENOMEM from
+// io_uring_queue_init).
+class AsyncSocket : public ::testing::Test {
  public:
-  void SetUp() override {
+  static void SetUpTestSuite() {
     context = std::make_unique<net::io_context>();
     // The reactor (epoll or io_uring) and its descriptors come with the first I/O object.
     const net::posix::stream_descriptor descriptor(*context);
     const net::steady_timer timer(*context);
   }
-  void TearDown() override { context.reset(); }
+  static void TearDownTestSuite() { context.reset(); }
+
+ protected:
+  // The shared context, ready to run again.
+  static net::io_context& fresh_io() {
+    context->restart();
+    return *context;
+  }
+
+ private:
   static inline std::unique_ptr<net::io_context> context;
 };
-[[maybe_unused]] const ::testing::Environment* const registered =
-    ::testing::AddGlobalTestEnvironment(
-        new shared_context);  // NOLINT(cppcoreguidelines-owning-memory)
-
-// The shared context, ready to run again.
-net::io_context& fresh_io() {
-  shared_context::context->restart();
-  return *shared_context::context;
-}
 
 bool cancelled(const std::error_code& e) { return e == std::errc::operation_canceled; }
 
@@ -127,7 +128,7 @@ std::span<const std::byte> as_bytes(const std::string& s) { return std::as_bytes
 
 // ---- Binding ----------------------------------------------------------------------------------
 
-TEST(AsyncSocket, CreateMakesTheEndNonBlockingAndOwnsIt) {
+TEST_F(AsyncSocket, CreateMakesTheEndNonBlockingAndOwnsIt) {
   net::io_context& io = fresh_io();
   auto [a, b] = std::move(socket_pair<stream>::create()).value();
   const int fd = a.native_handle();
@@ -141,7 +142,7 @@ TEST(AsyncSocket, CreateMakesTheEndNonBlockingAndOwnsIt) {
   EXPECT_FALSE(is_open(fd));  // closed with the async end
 }
 
-TEST(AsyncSocket, CreateRefusesAnEmptyEnd) {
+TEST_F(AsyncSocket, CreateRefusesAnEmptyEnd) {
   net::io_context& io = fresh_io();
   socket<stream> none;
   auto end = async_socket<stream>::create(io, std::move(none));
@@ -149,7 +150,7 @@ TEST(AsyncSocket, CreateRefusesAnEmptyEnd) {
   EXPECT_EQ(end.error(), std::errc::bad_file_descriptor);
 }
 
-TEST(AsyncSocket, ReleaseHandsTheEndBackOpen) {
+TEST_F(AsyncSocket, ReleaseHandsTheEndBackOpen) {
   net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
   const int fd = p.async.native_handle();
@@ -163,7 +164,7 @@ TEST(AsyncSocket, ReleaseHandsTheEndBackOpen) {
 
 // ---- Completion --------------------------------------------------------------------------------
 
-TEST(AsyncSocket, AnOperationThatCompletesAtOnceNeverCompletesInsideTheCall) {
+TEST_F(AsyncSocket, AnOperationThatCompletesAtOnceNeverCompletesInsideTheCall) {
   net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
   std::optional<std::size_t> sent;
@@ -178,7 +179,7 @@ TEST(AsyncSocket, AnOperationThatCompletesAtOnceNeverCompletesInsideTheCall) {
   EXPECT_EQ(*sent, hello.size());
 }
 
-TEST(AsyncSocket, AReceiveWaitsForDataAndGetsItAll) {
+TEST_F(AsyncSocket, AReceiveWaitsForDataAndGetsItAll) {
   net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
   std::array<std::byte, 16> buffer{};
@@ -196,7 +197,7 @@ TEST(AsyncSocket, AReceiveWaitsForDataAndGetsItAll) {
   EXPECT_EQ(buffer[2], std::byte{'c'});
 }
 
-TEST(AsyncSocket, EndOfStreamIsAZeroCount) {
+TEST_F(AsyncSocket, EndOfStreamIsAZeroCount) {
   net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
   std::array<std::byte, 16> buffer{};
@@ -212,7 +213,7 @@ TEST(AsyncSocket, EndOfStreamIsAZeroCount) {
   EXPECT_EQ(*got, 0U);
 }
 
-TEST(AsyncSocket, SendAllAndReceiveExactMoveMegabytesThroughAFullPair) {
+TEST_F(AsyncSocket, SendAllAndReceiveExactMoveMegabytesThroughAFullPair) {
   net::io_context& io = fresh_io();
   auto [a, b] = std::move(socket_pair<stream>::create()).value();
   auto writer = std::move(async_socket<stream>::create(io, std::move(a))).value();
@@ -236,7 +237,7 @@ TEST(AsyncSocket, SendAllAndReceiveExactMoveMegabytesThroughAFullPair) {
   EXPECT_EQ(in, out);
 }
 
-TEST(AsyncSocket, GatherAndScatterMoveEveryBuffer) {
+TEST_F(AsyncSocket, GatherAndScatterMoveEveryBuffer) {
   net::io_context& io = fresh_io();
   auto [a, b] = std::move(socket_pair<stream>::create()).value();
   auto writer = std::move(async_socket<stream>::create(io, std::move(a))).value();
@@ -267,7 +268,7 @@ TEST(AsyncSocket, GatherAndScatterMoveEveryBuffer) {
   EXPECT_EQ(joined, expected);
 }
 
-TEST(AsyncSocket, ReceiveExactReportsWhatArrivedBeforeTheEnd) {
+TEST_F(AsyncSocket, ReceiveExactReportsWhatArrivedBeforeTheEnd) {
   net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
   std::array<std::byte, 10> buffer{};
@@ -285,9 +286,37 @@ TEST(AsyncSocket, ReceiveExactReportsWhatArrivedBeforeTheEnd) {
   EXPECT_EQ(got, 4U);
 }
 
+TEST_F(AsyncSocket, ReadinessWaitsCompleteOnlyWhenTheEndIsReady) {
+  net::io_context& io = fresh_io();
+  auto p = make_mixed<stream>(io.get_executor());
+  std::optional<std::error_code> readable;
+  std::optional<std::error_code> writable;
+  p.async.async_wait_readable([&](std::error_code ec) { readable = ec; });
+  p.async.async_wait_writable([&](std::error_code ec) { writable = ec; });
+  io.poll();
+  EXPECT_FALSE(readable);  // nothing to read yet
+  ASSERT_TRUE(writable);   // an empty pair has room
+  EXPECT_FALSE(*writable);
+  ASSERT_TRUE(p.sync.send(as_bytes("r")));
+  io.run_for(watchdog);
+  ASSERT_TRUE(readable);
+  EXPECT_FALSE(*readable);
+  std::array<std::byte, 1> one{};
+  EXPECT_EQ(p.async.next_layer().receive(one).value(), 1U);  // the wait consumed nothing
+
+  io.restart();
+  readable.reset();
+  p.async.async_wait_readable([&](std::error_code ec) { readable = ec; });
+  io.poll();
+  ASSERT_TRUE(p.async.cancel());
+  io.run_for(watchdog);
+  ASSERT_TRUE(readable);
+  EXPECT_TRUE(cancelled(*readable));
+}
+
 // ---- Messages ----------------------------------------------------------------------------------
 
-TEST(AsyncSocket, ReceiveMessageTellsAnEmptyMessageTruncationAndTheEndApart) {
+TEST_F(AsyncSocket, ReceiveMessageTellsAnEmptyMessageTruncationAndTheEndApart) {
   net::io_context& io = fresh_io();
   auto p = make_mixed<seqpacket>(io.get_executor());
   ASSERT_TRUE(p.sync.send(std::span<const std::byte>()));
@@ -315,7 +344,7 @@ TEST(AsyncSocket, ReceiveMessageTellsAnEmptyMessageTruncationAndTheEndApart) {
   EXPECT_TRUE(infos[2].end_of_stream);
 }
 
-TEST(AsyncSocket, BatchesSendAndReceiveManyMessages) {
+TEST_F(AsyncSocket, BatchesSendAndReceiveManyMessages) {
   net::io_context& io = fresh_io();
   auto [a, b] = std::move(socket_pair<seqpacket>::create()).value();
   auto writer = std::move(async_socket<seqpacket>::create(io, std::move(a))).value();
@@ -345,7 +374,7 @@ TEST(AsyncSocket, BatchesSendAndReceiveManyMessages) {
 
 // ---- Frames ------------------------------------------------------------------------------------
 
-TEST(AsyncSocket, FramesRoundTripThroughAFullStream) {
+TEST_F(AsyncSocket, FramesRoundTripThroughAFullStream) {
   net::io_context& io = fresh_io();
   auto [a, b] = std::move(socket_pair<stream>::create()).value();
   auto writer_end = std::move(async_socket<stream>::create(io, std::move(a))).value();
@@ -387,7 +416,7 @@ TEST(AsyncSocket, FramesRoundTripThroughAFullStream) {
   EXPECT_EQ(read, frames);
 }
 
-TEST(AsyncSocket, APeerDyingMidFrameIsAnUnexpectedEndNotAFrame) {
+TEST_F(AsyncSocket, APeerDyingMidFrameIsAnUnexpectedEndNotAFrame) {
   net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
   frame_reader reader(p.async.next_layer());
@@ -410,7 +439,7 @@ TEST(AsyncSocket, APeerDyingMidFrameIsAnUnexpectedEndNotAFrame) {
 
 // ---- Cancellation -------------------------------------------------------------------------------
 
-TEST(AsyncSocket, ACancelledSendAllReportsExactlyTheBytesThatWentOut) {
+TEST_F(AsyncSocket, ACancelledSendAllReportsExactlyTheBytesThatWentOut) {
   for (const auto type : {net::cancellation_type::terminal, net::cancellation_type::partial}) {
     net::io_context& io = fresh_io();
     auto p = make_mixed<stream>(io.get_executor());
@@ -437,7 +466,7 @@ TEST(AsyncSocket, ACancelledSendAllReportsExactlyTheBytesThatWentOut) {
   }
 }
 
-TEST(AsyncSocket, TotalCancellationIsRefusedOnceBytesHaveMoved) {
+TEST_F(AsyncSocket, TotalCancellationIsRefusedOnceBytesHaveMoved) {
   net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
   const auto out = pattern(4U << 20U);
@@ -466,7 +495,7 @@ TEST(AsyncSocket, TotalCancellationIsRefusedOnceBytesHaveMoved) {
   EXPECT_EQ(*sent, out.size());
 }
 
-TEST(AsyncSocket, TotalCancellationOfAnIdleReceiveConsumesNothing) {
+TEST_F(AsyncSocket, TotalCancellationOfAnIdleReceiveConsumesNothing) {
   net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
   std::array<std::byte, 8> buffer{};
@@ -486,7 +515,7 @@ TEST(AsyncSocket, TotalCancellationOfAnIdleReceiveConsumesNothing) {
   EXPECT_EQ(*got, 0U);
 }
 
-TEST(AsyncSocket, ATimeoutCancelsAReceiveAndTheNextReceiveGetsTheData) {
+TEST_F(AsyncSocket, ATimeoutCancelsAReceiveAndTheNextReceiveGetsTheData) {
   net::io_context& io = fresh_io();
   auto p = make_mixed<seqpacket>(io.get_executor());
   std::array<std::byte, 8> buffer{};
@@ -510,7 +539,7 @@ TEST(AsyncSocket, ATimeoutCancelsAReceiveAndTheNextReceiveGetsTheData) {
   EXPECT_EQ(got, 4U);
 }
 
-TEST(AsyncSocket, DestroyingTheEndCompletesAPendingOperationAsCancelled) {
+TEST_F(AsyncSocket, DestroyingTheEndCompletesAPendingOperationAsCancelled) {
   net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
   std::array<std::byte, 8> buffer{};
@@ -531,7 +560,7 @@ TEST(AsyncSocket, DestroyingTheEndCompletesAPendingOperationAsCancelled) {
 
 // ---- Descriptors --------------------------------------------------------------------------------
 
-TEST(AsyncSocket, DescriptorsArriveOwnedWithTheirBytes) {
+TEST_F(AsyncSocket, DescriptorsArriveOwnedWithTheirBytes) {
   net::io_context& io = fresh_io();
   auto p = make_mixed<seqpacket>(io.get_executor());
   std::array<int, 2> pipe_fds{};
@@ -555,7 +584,7 @@ TEST(AsyncSocket, DescriptorsArriveOwnedWithTheirBytes) {
   EXPECT_TRUE(has_cloexec(got->fds[0].get()));
 }
 
-TEST(AsyncSocket, AsyncSendWithFdsPassesCopies) {
+TEST_F(AsyncSocket, AsyncSendWithFdsPassesCopies) {
   net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
   std::array<int, 2> pipe_fds{};
@@ -581,7 +610,7 @@ TEST(AsyncSocket, AsyncSendWithFdsPassesCopies) {
 // Cancellations land at every point of a stream of descriptor-carrying messages: each message
 // is received exactly once (by a completion or by the final drain), and afterwards exactly the
 // descriptors open before are open.
-TEST(AsyncSocket, CancellationStormsLoseNoMessageAndLeakNoDescriptor) {
+TEST_F(AsyncSocket, CancellationStormsLoseNoMessageAndLeakNoDescriptor) {
   const auto before = open_fds();
   {
     net::io_context& io = fresh_io();
@@ -643,7 +672,7 @@ TEST(AsyncSocket, CancellationStormsLoseNoMessageAndLeakNoDescriptor) {
 // ---- Completion tokens
 // ---------------------------------------------------------------------------
 
-TEST(AsyncSocket, CoroutinesGetATupleAndNeverThrow) {
+TEST_F(AsyncSocket, CoroutinesGetATupleAndNeverThrow) {
   net::io_context& io = fresh_io();
   auto [a, b] = std::move(socket_pair<seqpacket>::create()).value();
   auto x = std::move(async_socket<seqpacket>::create(io, std::move(a))).value();
@@ -671,7 +700,7 @@ TEST(AsyncSocket, CoroutinesGetATupleAndNeverThrow) {
   EXPECT_EQ(log, "done");
 }
 
-TEST(AsyncSocket, FuturesDeferredAndAsTupleWork) {
+TEST_F(AsyncSocket, FuturesDeferredAndAsTupleWork) {
   net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
   const std::string data = "abc";
@@ -701,7 +730,7 @@ TEST(AsyncSocket, FuturesDeferredAndAsTupleWork) {
 // -------------------------------------------------------------------------------------
 
 // Many pairs ping-ponging on one io_context run by several threads, each end on its own strand.
-TEST(AsyncSocket, ManyPairsOnSeveralThreadsWithStrands) {
+TEST_F(AsyncSocket, ManyPairsOnSeveralThreadsWithStrands) {
   const auto before = open_fds();
   {
     net::io_context& io = fresh_io();
