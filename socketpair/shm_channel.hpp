@@ -91,9 +91,10 @@ enum class shm_publish {
 /// One end of a shared-memory channel. Move-only; a moved-from channel is empty, and every
 /// call on it fails with EBADF.
 ///
-/// Threads: the sending calls (`reserve`, `commit`, `send`, `write_bytes`) and the receiving
-/// calls (`receive_view`, `release`, `receive`, `read_bytes`) may run on two different
-/// threads at once. Two threads must not send at once, nor two receive at once.
+/// Threads: the sending calls (`reserve`, `commit`, `send`, `flush`, `write_bytes`) and the
+/// receiving calls (`receive_view`, `release`, `receive`, `read_bytes`) may run on two
+/// different threads at once. Two threads must not send at once, nor two receive at once.
+/// Destroying or assigning the channel publishes what was committed `shm_publish::batched`.
 ///
 /// Errors common to the calls that wait: std::errc::timed_out when the deadline passes
 /// first; `errc::peer_protocol_violation` when the peer broke the protocol (from then on every
