@@ -2,7 +2,12 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <system_error>
 
 #include <type_traits>
 #include <utility>
@@ -12,7 +17,9 @@
 namespace {
 
 using sockpair::unique_fd;
+using sockpair::testing::has_cloexec;
 using sockpair::testing::is_open;
+using sockpair::testing::same_file;
 
 // A fresh descriptor to own: the read end of a pipe whose write end is closed at once.
 int fresh_fd() {
@@ -167,6 +174,60 @@ TEST(UniqueFd, SwapExchangesOwnership) {
   swap(a, b);
   EXPECT_EQ(a.get(), y);
   EXPECT_EQ(b.get(), x);
+}
+
+// ---- try_clone (F_DUPFD_CLOEXEC) ------------------------------------------------------------
+
+TEST(UniqueFd, TryCloneOwnsAnotherDescriptorForTheSameFileCloseOnExec) {
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, 0), 0);  // no FD_CLOEXEC on the original
+  const unique_fd read_end(fds[0]);
+  const unique_fd write_end(fds[1]);
+  auto copy = read_end.try_clone();
+  ASSERT_TRUE(copy) << copy.error().message();
+  ASSERT_TRUE(copy.value());
+  EXPECT_NE(copy.value().get(), read_end.get());
+  EXPECT_TRUE(same_file(copy.value().get(), read_end.get()));
+  EXPECT_TRUE(has_cloexec(copy.value().get()));
+  EXPECT_FALSE(has_cloexec(read_end.get())) << "the original's flags are its own";
+  // The same open file: a byte written is read through either.
+  ASSERT_EQ(::write(write_end.get(), "c", 1), 1);
+  char byte = 0;
+  EXPECT_EQ(::read(copy.value().get(), &byte, 1), 1);
+  EXPECT_EQ(byte, 'c');
+  const int raw = copy.value().get();
+  copy.value().reset();
+  EXPECT_FALSE(is_open(raw));
+  EXPECT_TRUE(is_open(read_end.get())) << "closing the clone leaves the original";
+}
+
+TEST(UniqueFd, TryCloneOfAnEmptyOwnerIsEbadf) {
+  const unique_fd empty;
+  auto copy = empty.try_clone();
+  ASSERT_FALSE(copy);
+  EXPECT_EQ(copy.error(), std::errc::bad_file_descriptor);
+}
+
+TEST(UniqueFd, TryCloneWithNoFreeDescriptorNumberIsEmfile) {
+  // In a child: RLIMIT_NOFILE at the number of descriptors open leaves no number to clone to.
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const unique_fd owned(fresh_fd());
+    const rlimit limit{static_cast<rlim_t>(owned.get()) + 1, static_cast<rlim_t>(owned.get()) + 1};
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+      ::_exit(2);
+    }
+    // Every number below the limit in use: fill any gaps first.
+    while (::fcntl(owned.get(), F_DUPFD, 0) >= 0) {
+    }
+    auto copy = owned.try_clone();
+    ::_exit(!copy && copy.error() == std::errc::too_many_files_open ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 }  // namespace

@@ -178,6 +178,48 @@ TYPED_TEST(FdPassing, SendsDescriptorsHeldByUniqueFdsWhichStayOwnedByTheSender) 
   EXPECT_TRUE(same_file(got.value().fds[1].get(), mine[1].get()));
 }
 
+// A borrowed descriptor (like Rust's BorrowedFd): a view of one an owner keeps, never a number
+// that slipped in by accident, never borrowed from a temporary owner.
+static_assert(std::is_trivially_copyable_v<sockpair::borrowed_fd>);
+static_assert(sizeof(sockpair::borrowed_fd) == sizeof(int));
+static_assert(!std::is_convertible_v<int, sockpair::borrowed_fd>, "a raw number: borrow_raw");
+static_assert(!std::is_default_constructible_v<sockpair::borrowed_fd>);
+static_assert(std::is_convertible_v<const unique_fd&, sockpair::borrowed_fd>);
+static_assert(std::is_convertible_v<socket<stream>&, sockpair::borrowed_fd>);
+static_assert(!std::is_constructible_v<sockpair::borrowed_fd, unique_fd&&>);
+static_assert(!std::is_constructible_v<sockpair::borrowed_fd, socket<stream>&&>);
+
+TYPED_TEST(FdPassing, SendsBorrowedDescriptorsOfEveryOwnerAndTheOwnersKeepThem) {
+  auto pipe = make_pipe();
+  auto other = socket_pair<seqpacket>::create();
+  ASSERT_TRUE(other);
+  const auto raw = sockpair::borrowed_fd::borrow_raw(pipe.write.get());
+  EXPECT_EQ(raw.get(), pipe.write.get());
+  auto sent = send_with_fds(this->a, bytes_of("b"), {pipe.read, other.value().first, raw});
+  ASSERT_TRUE(sent) << sent.error().message();
+  EXPECT_TRUE(is_open(pipe.read.get()));
+  EXPECT_TRUE(is_open(pipe.write.get()));
+  EXPECT_TRUE(is_open(other.value().first.native_handle()));
+  std::array<std::byte, 4> buffer{};
+  auto got = receive_with_fds<3>(this->b, buffer);
+  ASSERT_TRUE(got) << got.error().message();
+  ASSERT_EQ(got.value().fds.size(), 3U);
+  EXPECT_TRUE(same_file(got.value().fds[0].get(), pipe.read.get()));
+  EXPECT_TRUE(same_file(got.value().fds[1].get(), other.value().first.native_handle()));
+  EXPECT_TRUE(same_file(got.value().fds[2].get(), pipe.write.get()));
+
+  // A span of them, many (past the few the copy handles one by one).
+  const std::vector<sockpair::borrowed_fd> many(9, pipe.read);
+  sent = send_with_fds(this->a, bytes_of("m"), std::span<const sockpair::borrowed_fd>(many));
+  ASSERT_TRUE(sent) << sent.error().message();
+  auto all = receive_with_fds<9>(this->b, buffer);
+  ASSERT_TRUE(all) << all.error().message();
+  ASSERT_EQ(all.value().fds.size(), 9U);
+  for (const unique_fd& fd : all.value().fds) {
+    EXPECT_TRUE(same_file(fd.get(), pipe.read.get()));
+  }
+}
+
 TYPED_TEST(FdPassing, SendsAndReceivesAnyByteRangeInPlace) {
   // As socket::send/receive: std::string_view out, a std::array<char> in.
   auto pipe = make_pipe();

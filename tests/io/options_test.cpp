@@ -234,5 +234,74 @@ TEST(Adopt, AnEmptyOrClosedDescriptorIsEbadf) {
   EXPECT_EQ(empty.error(), std::errc::bad_file_descriptor);
 }
 
+// ---- try_clone, take_error -------------------------------------------------------------------
+
+TEST(TryClone, TheCloneIsTheSameEndUnderAnotherDescriptor) {
+  auto pair = socket_pair<seqpacket>::create();
+  ASSERT_TRUE(pair);
+  auto& [a, b] = pair.value();
+  auto clone = a.try_clone();
+  ASSERT_TRUE(clone) << clone.error().message();
+  ASSERT_TRUE(clone.value());
+  EXPECT_NE(clone.value().native_handle(), a.native_handle());
+  EXPECT_TRUE(has_cloexec(clone.value().native_handle()));
+  // Sent through the clone, received through the original's peer; and the other way.
+  ASSERT_TRUE(clone.value().send(std::string_view("via clone")));
+  std::array<char, 16> buffer{};
+  auto got = b.receive(buffer);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(std::string_view(buffer.data(), got.value()), "via clone");
+  ASSERT_TRUE(b.send(std::string_view("back")));
+  got = clone.value().receive(buffer);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(std::string_view(buffer.data(), got.value()), "back");
+  // One open file description: O_NONBLOCK set through one is seen through the other.
+  ASSERT_TRUE(a.set_nonblocking(true));
+  EXPECT_TRUE(is_nonblocking(clone.value().native_handle()));
+  // The peer sees the end closed only when the last descriptor for it goes.
+  ASSERT_TRUE(a.close());
+  ASSERT_TRUE(b.send(std::string_view("still")));
+  got = clone.value().receive(buffer);
+  ASSERT_TRUE(got);
+  ASSERT_TRUE(clone.value().close());
+  auto end = b.send(std::string_view("gone"));
+  ASSERT_FALSE(end);
+  EXPECT_EQ(end.error(), std::errc::broken_pipe);
+}
+
+TEST(TryClone, AnEmptySocketIsEbadf) {
+  socket<stream> empty;
+  auto clone = empty.try_clone();
+  ASSERT_FALSE(clone);
+  EXPECT_EQ(clone.error(), std::errc::bad_file_descriptor);
+}
+
+TEST(TakeError, ReportsAPendingErrorOnceThenNone) {
+  // A peer that closes with bytes unread resets the connection: ECONNRESET waits in SO_ERROR.
+  auto pair = socket_pair<stream>::create();
+  ASSERT_TRUE(pair);
+  auto& [a, b] = pair.value();
+  auto none = a.take_error();
+  ASSERT_TRUE(none) << none.error().message();
+  EXPECT_FALSE(none.value()) << none.value()->message();
+  ASSERT_TRUE(a.send(std::string_view("unread")));
+  ASSERT_TRUE(b.close());
+  auto pending = a.take_error();
+  ASSERT_TRUE(pending) << pending.error().message();
+  ASSERT_TRUE(pending.value());
+  EXPECT_EQ(*pending.value(), std::errc::connection_reset);
+  EXPECT_EQ(pending.value()->category(), std::system_category());
+  auto taken = a.take_error();
+  ASSERT_TRUE(taken);
+  EXPECT_FALSE(taken.value()) << "SO_ERROR clears as it is read";
+}
+
+TEST(TakeError, AnEmptySocketIsEbadf) {
+  socket<seqpacket> empty;
+  auto error = empty.take_error();
+  ASSERT_FALSE(error);
+  EXPECT_EQ(error.error(), std::errc::bad_file_descriptor);
+}
+
 }  // namespace
 }  // namespace sockpair::testing
