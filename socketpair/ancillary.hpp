@@ -4,7 +4,7 @@
 // (SO_PEERCRED, SCM_CREDENTIALS) over an AF_UNIX pair, with ownership that cannot leak.
 //
 //   // Sender: the descriptor is borrowed; the sender still owns (and closes) `file`.
-//   auto sent = sockpair::send_with_fds(sock, std::string_view("config"), {file.get()});
+//   auto sent = sockpair::send_with_fds(sock, std::string_view("config"), {file});
 //
 //   // Receiver: the descriptor arrives owned by a unique_fd, close-on-exec.
 //   std::array<char, 64> name;
@@ -27,6 +27,7 @@
 //   descriptors.
 #pragma once
 
+#include <socketpair/borrowed_fd.hpp>
 #include <socketpair/byte_range.hpp>
 #include <socketpair/detail/cmsg.hpp>
 #include <socketpair/detail/config.hpp>
@@ -183,6 +184,29 @@ template <socket_type Type, carries_ancillary_data Domain,
   return detail::send_ancillary<Type>(sock.native_handle(), bytes_of(data), fds, options);
 }
 
+/// As above, for borrowed descriptors (<socketpair/borrowed_fd.hpp>), the form to prefer:
+/// `send_with_fds(sock, data, std::span<const borrowed_fd>(views))`.
+template <socket_type Type, carries_ancillary_data Domain,
+          byte_range Data = std::span<const std::byte>>
+[[nodiscard, gnu::always_inline]] inline result<std::size_t> send_with_fds(
+    socket<Type, Domain>& sock, const Data& data, std::span<const borrowed_fd> fds,
+    const fd_send_options& options = {}) noexcept {
+  return detail::send_ancillary<Type>(sock.native_handle(), bytes_of(data), fds, options);
+}
+
+/// As above, for a braced list of owners, each borrowed for the call:
+/// `send_with_fds(sock, data, {file, pipe.read, other_end})` (`unique_fd`s, sockets, or
+/// `borrowed_fd::borrow_raw(n)` for a number the caller vouches for).
+template <socket_type Type, carries_ancillary_data Domain,
+          byte_range Data = std::span<const std::byte>>
+[[nodiscard, gnu::always_inline]] inline result<std::size_t> send_with_fds(
+    socket<Type, Domain>& sock, const Data& data, std::initializer_list<borrowed_fd> fds,
+    const fd_send_options& options = {}) noexcept {
+  return detail::send_ancillary<Type>(sock.native_handle(), bytes_of(data),
+                                      std::span<const borrowed_fd>(fds.begin(), fds.size()),
+                                      options);
+}
+
 /// As above, for descriptors held by `unique_fd`s (still owned by the caller).
 template <socket_type Type, carries_ancillary_data Domain,
           byte_range Data = std::span<const std::byte>>
@@ -192,7 +216,9 @@ template <socket_type Type, carries_ancillary_data Domain,
   return detail::send_ancillary<Type>(sock.native_handle(), bytes_of(data), fds, options);
 }
 
-/// As above, for a braced list: `send_with_fds(sock, data, {file.get(), pipe.get()})`.
+/// As above, for a braced list of raw numbers: `send_with_fds(sock, data, {file.get()})`.
+/// Kept for existing callers (the raw-int forms); a number is not checked to be owned by
+/// anyone: prefer the borrowed form above.
 template <socket_type Type, carries_ancillary_data Domain,
           byte_range Data = std::span<const std::byte>>
 [[nodiscard, gnu::always_inline]] inline result<std::size_t> send_with_fds(

@@ -33,6 +33,7 @@
 #include <cerrno>
 #include <concepts>
 #include <cstddef>
+#include <optional>
 #include <span>
 #include <type_traits>
 #include <utility>
@@ -142,6 +143,26 @@ class socket {
 
   /// Closes the descriptor now and reports close(2)'s error; see `unique_fd::close()`.
   [[nodiscard]] result<void> close() noexcept { return fd_.close(); }
+
+  /// A second socket for the same end (F_DUPFD_CLOEXEC; see `unique_fd::try_clone`): what one
+  /// sends, the peer receives alike; options and O_NONBLOCK are shared (one open file); the
+  /// peer sees this end closed only when the last of them is closed. Errors: EBADF for an
+  /// empty socket, EMFILE when the process has no free descriptor number.
+  [[nodiscard]] result<socket> try_clone() const noexcept {
+    auto copy = fd_.try_clone();
+    if (!copy) {
+      return copy.assume_error();
+    }
+    return socket(std::move(copy.assume_value()));
+  }
+
+  /// Reads and clears the socket's pending error (SO_ERROR): nothing when there is none,
+  /// otherwise the errno in std::system_category() (on AF_UNIX, e.g. ECONNRESET after the peer
+  /// closed with bytes unread). The next call that would have failed with it no longer does.
+  /// Errors of the call itself: EBADF for an empty socket.
+  [[nodiscard]] result<std::optional<std::error_code>> take_error() noexcept {
+    return detail::take_socket_error(native_handle());
+  }
 
   // ---- Sending ------------------------------------------------------------------------------
 

@@ -59,6 +59,7 @@ using sockpair::make_error_code;
 using sockpair::result;
 using sockpair::success;
 // unique_fd.hpp, byte_range.hpp
+using sockpair::borrowed_fd;
 using sockpair::byte_range;
 using sockpair::bytes_of;
 using sockpair::receive_buffer;

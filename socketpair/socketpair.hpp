@@ -5,6 +5,7 @@
 //   result.hpp       sockpair::result<T>: a value or a std::error_code
 //   error.hpp        sockpair::errc: errors the library detects itself
 //   unique_fd.hpp    sockpair::unique_fd: owns one descriptor
+//   borrowed_fd.hpp  sockpair::borrowed_fd: uses one descriptor that another owns
 //   tags.hpp         stream, dgram, seqpacket, rdm, raw; unix_domain, tipc_domain; pairable
 //   byte_range.hpp   byte_range, writable_byte_range: containers the I/O calls take in place
 //   socket.hpp       sockpair::socket<Type, Domain>: one end and its I/O
@@ -18,6 +19,7 @@
 
 #include <socketpair/ancillary.hpp>
 #include <socketpair/batch.hpp>
+#include <socketpair/borrowed_fd.hpp>
 #include <socketpair/byte_range.hpp>
 #include <socketpair/error.hpp>
 #include <socketpair/framing.hpp>

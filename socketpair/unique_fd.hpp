@@ -6,6 +6,7 @@
 #include <socketpair/detail/config.hpp>
 #include <socketpair/result.hpp>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 namespace sockpair {
@@ -46,6 +47,18 @@ class unique_fd {
     const int fd = fd_;
     fd_ = -1;
     return fd;
+  }
+
+  /// A second owner for the same open file (F_DUPFD_CLOEXEC): a new descriptor, close-on-exec
+  /// whatever this one's flags, sharing the file offset and status flags (O_NONBLOCK) with
+  /// this one. Closing either leaves the other open. Errors: EBADF for an empty owner,
+  /// EMFILE when the process has no free descriptor number (RLIMIT_NOFILE).
+  [[nodiscard]] result<unique_fd> try_clone() const noexcept {
+    const int copy = ::fcntl(fd_, F_DUPFD_CLOEXEC, 0);
+    if (copy < 0) {
+      return last_errno_code();
+    }
+    return unique_fd(copy);
   }
 
   /// Closes the owned descriptor (ignoring errors) and takes ownership of `fd`.

@@ -10,6 +10,7 @@
 // copied once, and every error is built out of line.
 #pragma once
 
+#include <socketpair/borrowed_fd.hpp>
 #include <socketpair/detail/config.hpp>
 #include <socketpair/detail/control.hpp>
 #include <socketpair/detail/io.hpp>
@@ -64,11 +65,13 @@ inline constexpr std::size_t scm_max_fd = 253;
 /// The descriptor a span element stands for.
 [[nodiscard]] constexpr int raw_fd(int fd) noexcept { return fd; }
 [[nodiscard]] constexpr int raw_fd(const unique_fd& fd) noexcept { return fd.get(); }
+[[nodiscard]] constexpr int raw_fd(borrowed_fd fd) noexcept { return fd.get(); }
 
 /// Writes the descriptors `fds` stands for to `out` as ints (unaligned), in order.
 template <class Fd>
 inline void store_fds(std::byte* out, std::span<const Fd> fds) noexcept {
-  if constexpr (std::is_same_v<Fd, int>) {
+  // (A borrowed_fd is an int in its object representation: the same copy serves it.)
+  if constexpr (std::is_same_v<Fd, int> || std::is_same_v<Fd, borrowed_fd>) {
     if (fds.size() > 4) {  // past a few, one call copies them faster than the loop below
       std::memcpy(out, fds.data(), fds.size_bytes());
       return;

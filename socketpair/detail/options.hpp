@@ -22,6 +22,8 @@
 #include <cerrno>
 #include <climits>
 #include <cstddef>
+#include <optional>
+#include <system_error>
 
 namespace sockpair::detail {
 
@@ -86,6 +88,22 @@ template <class = void>  // instantiated on first use (see detail/io.hpp)
     }
   }
   return success();
+}
+
+/// SO_ERROR: the pending error, cleared as it is read; empty when there is none.
+template <class = void>  // instantiated on first use (see detail/io.hpp)
+[[nodiscard]] result<std::optional<std::error_code>> take_socket_error(int fd) noexcept {
+  // std::optional<std::error_code> is made from a std::error_code too, so result's implicit
+  // constructors are off: value and error are each named.
+  using pending = std::optional<std::error_code>;
+  int value = 0;
+  if (get_int_option(fd, SOL_SOCKET, SO_ERROR, value) != 0) {
+    return result<pending>(outcome::in_place_type<std::error_code>, last_errno_code());
+  }
+  if (value == 0) {
+    return result<pending>(outcome::in_place_type<pending>);
+  }
+  return result<pending>(outcome::in_place_type<pending>, errno_code(value));
 }
 
 /// SO_SNDBUF / SO_RCVBUF from a byte count; EINVAL past INT_MAX.
