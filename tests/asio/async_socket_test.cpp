@@ -466,6 +466,76 @@ TEST_F(AsyncSocket, ACancelledSendAllReportsExactlyTheBytesThatWentOut) {
   }
 }
 
+TEST_F(AsyncSocket, ACancelledReceiveExactReportsExactlyTheBytesThatArrived) {
+  net::io_context& io = fresh_io();
+  auto p = make_mixed<stream>(io.get_executor());
+  std::array<std::byte, 10> buffer{};
+  net::cancellation_signal signal;
+  std::error_code error;
+  std::optional<std::size_t> got;
+  p.async.async_receive_exact(
+      buffer, net::bind_cancellation_slot(signal.slot(), [&](std::error_code ec, std::size_t n) {
+        error = ec;
+        got = n;
+      }));
+  ASSERT_TRUE(p.sync.send(as_bytes("01234")));
+  io.poll();  // the five bytes are taken; the operation waits for five more
+  ASSERT_FALSE(got);
+  signal.emit(net::cancellation_type::partial);
+  io.run_for(watchdog);
+  ASSERT_TRUE(got);
+  EXPECT_TRUE(cancelled(error));
+  EXPECT_EQ(*got, 5U);
+  EXPECT_EQ(buffer[4], std::byte{'4'});
+  ASSERT_TRUE(p.sync.send(as_bytes("56789")));
+  std::array<std::byte, 5> rest{};
+  EXPECT_EQ(p.async.next_layer().receive(rest).value(), 5U);  // nothing lost, nothing repeated
+  EXPECT_EQ(rest[0], std::byte{'5'});
+}
+
+TEST_F(AsyncSocket, ACancelledWriteFrameSaysTheFrameWasAcceptedAndItStillGoesOut) {
+  net::io_context& io = fresh_io();
+  auto p = make_mixed<stream>(io.get_executor());
+  frame_writer writer(p.async.next_layer());
+  const auto big = pattern(900'000);  // more than the pair holds, within the frame limit
+  net::cancellation_signal signal;
+  std::error_code error;
+  std::optional<bool> accepted;
+  p.async.async_write_frame(
+      writer, big,
+      net::bind_cancellation_slot(signal.slot(), [&](std::error_code ec, bool in_writer) {
+        error = ec;
+        accepted = in_writer;
+      }));
+  io.poll();
+  ASSERT_FALSE(accepted);
+  signal.emit(net::cancellation_type::terminal);
+  io.run_for(watchdog);
+  ASSERT_TRUE(accepted);
+  EXPECT_TRUE(cancelled(error));
+  EXPECT_TRUE(*accepted);  // so it must not be written again
+  EXPECT_GT(writer.pending_bytes(), 0U);
+  // An empty frame after it flushes both; the peer reads the big frame whole, then the empty.
+  std::thread reader([&] {
+    frame_reader in(p.sync);
+    auto first = in.read();
+    ASSERT_TRUE(first && first.value());
+    EXPECT_TRUE(std::ranges::equal(*first.value(), big));
+    auto second = in.read();
+    ASSERT_TRUE(second && second.value());
+    EXPECT_TRUE(second.value()->empty());
+  });
+  io.restart();
+  std::optional<std::error_code> flushed;
+  p.async.async_write_frame(writer, std::span<const std::byte>(),
+                            [&](std::error_code ec, bool) { flushed = ec; });
+  io.run_for(watchdog);
+  reader.join();
+  ASSERT_TRUE(flushed);
+  EXPECT_FALSE(*flushed);
+  EXPECT_EQ(writer.pending_bytes(), 0U);
+}
+
 TEST_F(AsyncSocket, TotalCancellationIsRefusedOnceBytesHaveMoved) {
   net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
