@@ -33,7 +33,6 @@
 #include <socketpair/framing.hpp>
 #include <socketpair/socket_pair.hpp>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -55,6 +54,8 @@
 #include <system_error>
 #include <vector>
 
+#include "fuzz/fuzz_support.hpp"
+
 namespace {
 
 // Counters printed at exit by the corpus driver and kept across inputs for the record.
@@ -66,52 +67,9 @@ struct totals {
 };
 totals counted;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables): the tally
 
-[[noreturn]] void violated(const char* what, long detail = 0) {
-  std::fprintf(stderr, "receive_fuzzer: invariant violated: %s (%ld)\n", what, detail);
-  std::abort();
-}
-
-void require(bool ok, const char* what, long detail = 0) {
-  if (!ok) {
-    violated(what, detail);
-  }
-}
-
-int count_open_fds() {
-  int count = 0;
-  DIR* dir = ::opendir("/proc/self/fd");
-  require(dir != nullptr, "opendir /proc/self/fd");
-  // NOLINTNEXTLINE(concurrency-mt-unsafe): this DIR stream is used by this thread only
-  while (const dirent* entry = ::readdir(dir)) {
-    if (entry->d_name[0] != '.') {
-      ++count;
-    }
-  }
-  ::closedir(dir);
-  return count - 1;  // the directory's own descriptor
-}
-
-// Reads operands from the input; past the end every read is 0.
-class script {
- public:
-  explicit script(std::span<const std::uint8_t> data) : data_(data) {}
-  [[nodiscard]] bool done() const { return at_ >= data_.size(); }
-  std::uint8_t u8() { return at_ < data_.size() ? data_[at_++] : 0; }
-  std::uint16_t u16() {
-    const std::uint16_t low = u8();
-    return static_cast<std::uint16_t>(low | (u8() << 8));
-  }
-  std::span<const std::uint8_t> take(std::size_t n) {
-    n = std::min(n, data_.size() - std::min(at_, data_.size()));
-    auto out = data_.subspan(at_, n);
-    at_ += n;
-    return out;
-  }
-
- private:
-  std::span<const std::uint8_t> data_;
-  std::size_t at_ = 0;
-};
+using sockpair::fuzzing::count_open_fds;
+using sockpair::fuzzing::require;
+using sockpair::fuzzing::script;
 
 enum class kind { stream, seqpacket, dgram, framed };
 

@@ -31,7 +31,6 @@
 #include <socketpair/shm_channel.hpp>
 #include <socketpair/socket_pair.hpp>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -49,6 +48,8 @@
 #include <system_error>
 #include <vector>
 
+#include "fuzz/fuzz_support.hpp"
+
 namespace {
 
 namespace d = sockpair::detail;
@@ -61,52 +62,9 @@ struct totals {
 };
 totals counted;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables): the tally
 
-[[noreturn]] void violated(const char* what, long detail = 0) {
-  std::fprintf(stderr, "shm_fuzzer: invariant violated: %s (%ld)\n", what, detail);
-  std::abort();
-}
-
-void require(bool ok, const char* what, long detail = 0) {
-  if (!ok) {
-    violated(what, detail);
-  }
-}
-
-int count_open_fds() {
-  int count = 0;
-  DIR* dir = ::opendir("/proc/self/fd");
-  require(dir != nullptr, "opendir /proc/self/fd");
-  // NOLINTNEXTLINE(concurrency-mt-unsafe): this DIR stream is used by this thread only
-  while (const dirent* entry = ::readdir(dir)) {
-    if (entry->d_name[0] != '.') {
-      ++count;
-    }
-  }
-  ::closedir(dir);
-  return count - 1;
-}
-
-class script {
- public:
-  explicit script(std::span<const std::uint8_t> data) : data_(data) {}
-  [[nodiscard]] bool done() const { return at_ >= data_.size(); }
-  std::uint8_t u8() { return at_ < data_.size() ? data_[at_++] : 0; }
-  std::uint16_t u16() {
-    const std::uint16_t low = u8();
-    return static_cast<std::uint16_t>(low | (u8() << 8));
-  }
-  std::uint64_t u64() {
-    std::uint64_t v = 0;
-    for (int i = 0; i < 8; ++i) {
-      v |= static_cast<std::uint64_t>(u8()) << (8 * i);
-    }
-    return v;
-  }
-
- private:
-  std::span<const std::uint8_t> data_;
-  std::size_t at_ = 0;
-};
+using sockpair::fuzzing::count_open_fds;
+using sockpair::fuzzing::require;
+using sockpair::fuzzing::script;
 
 std::byte stamp_byte(std::uint64_t n, std::size_t i) {
   return static_cast<std::byte>((n * 131 + i * 7 + 1) & 0xFF);
