@@ -285,9 +285,7 @@ TEST(InjectedClose, ErrorsAreReportedOnceAndTheCloseNeverRetried) {
             return "create";
           }
           auto& a = pair.value().first;
-          sc::filter f;
-          f.notify(SYS_close, {sc::arg_equals(0, a.native_handle())});
-          if (!child.install(f)) {
+          if (!child.notify_on(a.native_handle(), {SYS_close})) {
             return "install";
           }
           verdict v;
@@ -320,9 +318,7 @@ TEST(InjectedAdopt, AFailedKindCheckReportsTheErrorAndHandsTheDescriptorBack) {
           }
           const unique_fd keep(fds[1]);
           const std::set<int> before = open_fds();
-          sc::filter f;
-          f.notify(SYS_getsockopt, {sc::arg_equals(0, fds[0])});
-          if (!child.install(f)) {
+          if (!child.notify_on(fds[0], {SYS_getsockopt})) {
             return "install";
           }
           verdict v;
@@ -364,10 +360,8 @@ TEST(InjectedEintrWithTimeout, TheRetryAddsMsgDontwait) {
           if (!sending && ::send(a.native_handle(), data.data(), data.size(), 0) != 64) {
             return "send";
           }
-          sc::filter f;
-          f.notify(sending ? SYS_sendto : SYS_recvmsg,
-                   {sc::arg_equals(0, (sending ? a : b).native_handle())});
-          if (!child.install(f)) {
+          if (!child.notify_on((sending ? a : b).native_handle(),
+                               {sending ? SYS_sendto : SYS_recvmsg})) {
             return "install";
           }
           verdict v;
@@ -411,9 +405,7 @@ std::string zero_count_case(sc::child_context& child, bool gathered) {
   const std::vector<std::byte> data = pattern(1024 * kib, 11);
   const std::span<const std::byte> all(data);
   const std::array<std::span<const std::byte>, 2> parts = {all.first(100), all.subspan(100)};
-  sc::filter f;
-  f.notify(gathered ? SYS_sendmsg : SYS_sendto, {sc::arg_equals(0, a.native_handle())});
-  if (!child.install(f)) {
+  if (!child.notify_on(a.native_handle(), {gathered ? SYS_sendmsg : SYS_sendto})) {
     return "install";
   }
   verdict v;
@@ -450,9 +442,7 @@ TEST(InjectedZeroCount, FrameWriterFlushFailsWithEioRatherThanSpin) {
         }
         auto& a = pair.value().first;
         const std::vector<std::byte> frame = pattern(128, 12);
-        sc::filter f;
-        f.notify(SYS_sendto, {sc::arg_equals(0, a.native_handle())});
-        if (!child.install(f)) {
+        if (!child.notify_on(a.native_handle(), {SYS_sendto})) {
           return "install";
         }
         verdict v;
@@ -499,9 +489,7 @@ TEST_P(InjectedIoError, SendAllReportsExactProgressAndResumes) {
         auto& [a, b] = pair.value();
         const std::vector<std::byte> data = pattern(1024 * kib, 1);
         const std::set<int> before = open_fds();
-        sc::filter f;
-        f.notify(SYS_sendto, {sc::arg_equals(0, a.native_handle())});
-        if (!child.install(f)) {
+        if (!child.notify_on(a.native_handle(), {SYS_sendto})) {
           return "install";
         }
         verdict v;
@@ -548,9 +536,7 @@ TEST_P(InjectedIoError, GatheredSendAllReportsExactProgressAndResumes) {
         const std::array<std::span<const std::byte>, 3> parts = {
             all.first(8), all.subspan(8, 512 * kib), all.subspan(8 + 512 * kib)};
         const std::span<const std::span<const std::byte>> buffers(parts);
-        sc::filter f;
-        f.notify(SYS_sendmsg, {sc::arg_equals(0, a.native_handle())});
-        if (!child.install(f)) {
+        if (!child.notify_on(a.native_handle(), {SYS_sendmsg})) {
           return "install";
         }
         verdict v;
@@ -596,9 +582,7 @@ TEST_P(InjectedIoError, ReceiveExactReportsExactProgressAndResumes) {
         if (::send(a.native_handle(), data.data(), 1000, 0) != 1000) {
           return "send";
         }
-        sc::filter f;
-        f.notify(SYS_recvmsg, {sc::arg_equals(0, b.native_handle())});
-        if (!child.install(f)) {
+        if (!child.notify_on(b.native_handle(), {SYS_recvmsg})) {
           return "install";
         }
         verdict v;
@@ -637,9 +621,7 @@ TEST_P(InjectedIoError, ScatteredReceiveExactReportsExactProgressAndResumes) {
         if (::send(a.native_handle(), data.data(), 1000, 0) != 1000) {
           return "send";
         }
-        sc::filter f;
-        f.notify(SYS_recvmsg, {sc::arg_equals(0, b.native_handle())});
-        if (!child.install(f)) {
+        if (!child.notify_on(b.native_handle(), {SYS_recvmsg})) {
           return "install";
         }
         verdict v;
@@ -683,10 +665,7 @@ TEST_P(InjectedIoError, FrameWriterKeepsExactlyTheUnsentBytes) {
         auto& [a, b] = pair.value();
         const std::vector<std::byte> big = pattern(600 * kib, 5);
         const std::vector<std::byte> small = pattern(64, 6);
-        sc::filter f;
-        f.notify(SYS_sendmsg, {sc::arg_equals(0, a.native_handle())});
-        f.notify(SYS_sendto, {sc::arg_equals(0, a.native_handle())});
-        if (!child.install(f)) {
+        if (!child.notify_on(a.native_handle(), {SYS_sendmsg, SYS_sendto})) {
           return "install";
         }
         verdict v;
@@ -753,9 +732,7 @@ TEST_P(InjectedIoError, FrameReaderKeepsThePartialFrame) {
             static_cast<ssize_t>(first_part)) {
           return "send";
         }
-        sc::filter f;
-        f.notify(SYS_recvmsg, {sc::arg_equals(0, b.native_handle())});
-        if (!child.install(f)) {
+        if (!child.notify_on(b.native_handle(), {SYS_recvmsg})) {
           return "install";
         }
         verdict v;
@@ -832,9 +809,7 @@ std::string send_batch_case(sc::child_context& child, int error) {
   const auto messages = numbered_messages(batch_messages);
   std::vector<std::span<const std::byte>> spans(messages.begin(), messages.end());
   const std::span<const std::span<const std::byte>> all(spans);
-  sc::filter f;
-  f.notify(PerMessage ? SYS_sendto : SYS_sendmmsg, {sc::arg_equals(0, a.native_handle())});
-  if (!child.install(f)) {
+  if (!child.notify_on(a.native_handle(), {PerMessage ? SYS_sendto : SYS_sendmmsg})) {
     return "install";
   }
   const std::size_t first = PerMessage ? 30 : 64;
@@ -905,9 +880,7 @@ std::string receive_batch_case(sc::child_context& child, int error) {
   std::vector<std::array<std::byte, 64>> storage(batch_messages);
   std::vector<std::span<std::byte>> buffers(storage.begin(), storage.end());
   std::vector<sockpair::message_info> info(batch_messages);
-  sc::filter f;
-  f.notify(PerMessage ? SYS_recvmsg : SYS_recvmmsg, {sc::arg_equals(0, b.native_handle())});
-  if (!child.install(f)) {
+  if (!child.notify_on(b.native_handle(), {PerMessage ? SYS_recvmsg : SYS_recvmmsg})) {
     return "install";
   }
   const auto receive = [&](std::size_t from) {
@@ -988,9 +961,7 @@ TEST_P(InjectedIoError, SendWithFdsFailsOneMessageAndLosesNothing) {
           files.emplace_back(::open("/dev/null", O_RDONLY | O_CLOEXEC));
         }
         const std::set<int> before = open_fds();
-        sc::filter f;
-        f.notify(SYS_sendmsg, {sc::arg_equals(0, a.native_handle())});
-        if (!child.install(f)) {
+        if (!child.notify_on(a.native_handle(), {SYS_sendmsg})) {
           return "install";
         }
         verdict v;
@@ -1045,9 +1016,7 @@ TEST_P(InjectedIoError, ReceiveWithFdsFailsWithoutInstallingOrLosingAnything) {
           }
         }
         const std::set<int> before = open_fds();
-        sc::filter f;
-        f.notify(SYS_recvmsg, {sc::arg_equals(0, b.native_handle())});
-        if (!child.install(f)) {
+        if (!child.notify_on(b.native_handle(), {SYS_recvmsg})) {
           return "install";
         }
         verdict v;

@@ -174,36 +174,34 @@ TEST(NoHiddenSystemCalls, BlockingTransfersMakeNoFcntlPollOrSocketOptionCall) {
   EXPECT_TRUE(report.passed()) << report.describe();
 }
 
-// The controls: the filter does kill a child that makes those calls.
-TEST(NoHiddenSystemCalls, ControlWaitReadableUnderTheFilterDiesOfSigsys) {
-  const auto report = sc::run_in_child([](sc::child_context& child) -> std::string {
+// The controls: the filter does kill a child that makes those calls. `call(a)` runs in a
+// child on one end of a fresh stream pair, under no_hidden_calls of that end.
+template <class Call>
+sc::child_report under_no_hidden_calls(Call call) {
+  return sc::run_in_child([call](sc::child_context& child) -> std::string {
     auto pair = socket_pair<stream>::create();
     if (!pair) {
       return "create";
     }
-    auto& [a, b] = pair.value();
+    auto& a = pair.value().first;
     if (!child.install(no_hidden_calls(a.native_handle()))) {
       return "install";
     }
+    call(a);
+    return "the call returned";
+  });
+}
+
+TEST(NoHiddenSystemCalls, ControlWaitReadableUnderTheFilterDiesOfSigsys) {
+  const auto report = under_no_hidden_calls([](sockpair::socket<stream>& a) {
     static_cast<void>(a.wait_readable(std::chrono::milliseconds(0)));
-    return "wait_readable returned";
   });
   EXPECT_TRUE(report.killed_by(SIGSYS)) << report.describe();
 }
 
 TEST(NoHiddenSystemCalls, ControlSetNonblockingUnderTheFilterDiesOfSigsys) {
-  const auto report = sc::run_in_child([](sc::child_context& child) -> std::string {
-    auto pair = socket_pair<stream>::create();
-    if (!pair) {
-      return "create";
-    }
-    auto& [a, b] = pair.value();
-    if (!child.install(no_hidden_calls(a.native_handle()))) {
-      return "install";
-    }
-    static_cast<void>(a.set_nonblocking(true));
-    return "set_nonblocking returned";
-  });
+  const auto report = under_no_hidden_calls(
+      [](sockpair::socket<stream>& a) { static_cast<void>(a.set_nonblocking(true)); });
   EXPECT_TRUE(report.killed_by(SIGSYS)) << report.describe();
 }
 

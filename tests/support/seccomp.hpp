@@ -353,6 +353,17 @@ class child_context {
     return sent;
   }
 
+  /// Installs a filter that stops each of the system calls `nrs` made on descriptor `fd`
+  /// (their first argument), for the test process to answer as its plan says, and nothing
+  /// else; false (errno set) on failure.
+  [[nodiscard]] bool notify_on(int fd, std::initializer_list<long> nrs) const {
+    filter f;
+    for (const long nr : nrs) {
+      f.notify(nr, {arg_equals(0, fd)});
+    }
+    return install(f);
+  }
+
  private:
   int control_;
 };
