@@ -38,9 +38,10 @@
 // - send_all, receive_exact and write_frame accept all three until their first byte moved,
 //   then terminal and partial only: a cancelled one reports exactly what moved.
 //
-// Threads: as any Asio I/O object: one operation per direction at a time, and the object
-// used from one thread at a time (a strand). Operations never touch the end after an
-// aborted wait, so destroying it completes pending operations with operation_canceled safely.
+// Lifetime and threads, as any Asio I/O object: the end stays alive and in place (not moved)
+// until the handlers of its operations have run; one operation per direction at a time; the
+// object used from one thread at a time (a strand). Destroying it completes the operations
+// waiting for readiness with operation_canceled; they never touch the end after that.
 //
 // Under -fno-exceptions, Boost requires the program to define boost::throw_exception (Asio
 // calls it on failures it cannot report otherwise, e.g. allocation); the operations here
@@ -386,7 +387,7 @@ class async_socket {
   async_socket(const async_socket&) = delete;
   async_socket& operator=(const async_socket&) = delete;
 
-  /// Closes the descriptor; pending operations complete with operation_canceled.
+  /// Closes the descriptor; operations waiting for readiness complete with operation_canceled.
   ~async_socket() { static_cast<void>(descriptor_.release()); }
 
   [[nodiscard]] executor_type get_executor() noexcept { return descriptor_.get_executor(); }
