@@ -14,6 +14,7 @@
 //   batch.hpp        send_batch, receive_batch: many messages per system call
 //   ancillary.hpp    send_with_fds, receive_with_fds: passing descriptors; credentials
 //   identity.hpp     peer_pidfd, set_receive_pidfd: processes as pidfds (Linux >= 6.5)
+//   out_of_band.hpp  send_out_of_band, receive_out_of_band: the urgent byte (Linux >= 5.15)
 //   version.hpp      sockpair::version, SOCKPAIR_VERSION_*: the version of these headers
 #pragma once
 
@@ -24,6 +25,7 @@
 #include <socketpair/error.hpp>
 #include <socketpair/framing.hpp>
 #include <socketpair/identity.hpp>
+#include <socketpair/out_of_band.hpp>
 #include <socketpair/result.hpp>
 #include <socketpair/socket.hpp>
 #include <socketpair/socket_pair.hpp>

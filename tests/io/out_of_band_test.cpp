@@ -120,12 +120,17 @@ TEST_F(OutOfBand, TheUrgentByteIsTakenOnce) {
   EXPECT_EQ(again.error(), std::errc::invalid_argument);
 }
 
-TEST_F(OutOfBand, WithOnlyTheUrgentByteQueuedAnOrdinaryReceiveWouldWait) {
+TEST_F(OutOfBand, AnOrdinaryReceiveAtTheMarkDropsTheUrgentByteNotYetTaken) {
+  // The selftest's oob_drop: only the urgent byte queued, an ordinary receive finds nothing
+  // to return (EAGAIN, never a 0 that reads as EOF) and the urgent byte is gone.
   ASSERT_TRUE(send_out_of_band(a, std::byte{'x'}));
-  EXPECT_EQ(receive_text(), "") << "no ordinary byte: EAGAIN, never a 0 read as EOF";
+  EXPECT_EQ(receive_text(), "");
   auto urgent = receive_out_of_band(b);
-  ASSERT_TRUE(urgent) << urgent.error().message();
-  EXPECT_EQ(urgent.value(), std::byte{'x'});
+  ASSERT_FALSE(urgent) << "taken by the ordinary receive";
+  EXPECT_EQ(urgent.error(), std::errc::invalid_argument);
+  auto mark = at_out_of_band_mark(b);
+  ASSERT_TRUE(mark);
+  EXPECT_FALSE(mark.value());
 }
 
 TEST_F(OutOfBand, InlineTheUrgentByteIsReadInItsPlace) {
