@@ -10,7 +10,8 @@
 //                                     asynchronously, the descriptor closed, per iteration
 //
 // Contenders: `asio` (Boost.Asio's async_write_some / async_read_some on
-// local::stream_protocol sockets; for descriptors, async_wait then recvmsg(2) by hand).
+// local::stream_protocol sockets; for descriptors, async_wait then recvmsg(2) by hand) and
+// `sockpair` (<socketpair/asio.hpp>: async_send / async_receive, async_receive_with_fds<1>).
 // One thread does everything, so the time is CPU time, and no cross-CPU wake-up enters it.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
@@ -87,6 +88,7 @@ void register_contender() {
 // Registration at start-up, as Google Benchmark's BENCHMARK() macro does.
 [[maybe_unused]] const bool registered = [] {  // NOLINT(cert-err58-cpp)
   register_contender<async::asio_stream>();
+  register_contender<async::sockpair_stream>();
   return true;
 }();
 
