@@ -271,4 +271,51 @@ TYPED_TEST(SenderPidfd, TurningItOffStopsIt) {
   EXPECT_FALSE(sender);
 }
 
+// ---- SO_PASSRIGHTS: refusing descriptors ----------------------------------------------------
+
+template <class Type>
+using RefusingDescriptors = SenderPidfd<Type>;
+TYPED_TEST_SUITE(RefusingDescriptors, Types);
+
+TYPED_TEST(RefusingDescriptors, TheSenderSeesEpermAndPlainBytesStillFlow) {
+  auto off = sockpair::set_accept_descriptors(this->a, false);
+  if (!kernel_at_least(6, 16)) {
+    ASSERT_FALSE(off);
+    EXPECT_EQ(off.error(), errc::not_supported_by_kernel);
+    GTEST_SKIP() << "SO_PASSRIGHTS needs Linux >= 6.16 (its error is checked)";
+  }
+  ASSERT_TRUE(off) << off.error().message();
+  auto pipe = make_pipe();
+  const auto before = open_fds();
+  auto refused = send_with_fds(this->b, bytes_of("r"), {pipe.read});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), std::errc::operation_not_permitted);
+  ASSERT_TRUE(this->b.send(bytes_of("plain")));
+  std::array<std::byte, 8> buffer{};
+  auto got = receive_with_fds<1>(this->a, buffer);
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_EQ(got.value().size, 5U) << "only the plain message: the refused one never queued";
+  EXPECT_TRUE(got.value().fds.empty());
+  EXPECT_EQ(open_fds(), before);
+  // The other direction is not affected: the refusing end may still send descriptors.
+  ASSERT_TRUE(send_with_fds(this->a, bytes_of("o"), {pipe.read}));
+  auto back = receive_with_fds<1>(this->b, buffer);
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back.value().fds.size(), 1U);
+}
+
+TYPED_TEST(RefusingDescriptors, AcceptingAgainLetsThemThrough) {
+  if (!kernel_at_least(6, 16)) {
+    GTEST_SKIP() << "SO_PASSRIGHTS needs Linux >= 6.16 (its error is checked above)";
+  }
+  ASSERT_TRUE(sockpair::set_accept_descriptors(this->a, false));
+  ASSERT_TRUE(sockpair::set_accept_descriptors(this->a, true));
+  auto pipe = make_pipe();
+  ASSERT_TRUE(send_with_fds(this->b, bytes_of("a"), {pipe.read}));
+  std::array<std::byte, 4> buffer{};
+  auto got = receive_with_fds<1>(this->a, buffer);
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_EQ(got.value().fds.size(), 1U);
+}
+
 }  // namespace
