@@ -125,6 +125,22 @@ template <socket_type Type, carries_ancillary_data Domain>
   const int on = enabled ? 1 : 0;
   return detail::check(::setsockopt(sock.native_handle(), SOL_SOCKET, SO_PASSCRED, &on, sizeof on));
 }
+
+namespace detail {
+inline constexpr int so_passrights = 83;  // <asm-generic/socket.h>, Linux 6.16
+}  // namespace detail
+
+/// Turns SO_PASSRIGHTS off (refuse) or back on (accept, the default): while off, a peer's
+/// send that carries descriptors (SCM_RIGHTS) to `sock` fails in the sender with EPERM
+/// (std::errc::operation_not_permitted) and queues nothing, not even its bytes; sends without
+/// descriptors still arrive. Only what `sock` receives is affected: it may still send
+/// descriptors itself. Linux >= 6.16; before that, `errc::not_supported_by_kernel`.
+template <socket_type Type, carries_ancillary_data Domain>
+[[nodiscard]] result<void> set_accept_descriptors(socket<Type, Domain>& sock,
+                                                  bool accept) noexcept {
+  return detail::set_new_int_option(sock.native_handle(), SOL_SOCKET, detail::so_passrights,
+                                    accept ? 1 : 0);
+}
 #endif
 
 // ---- Sending ------------------------------------------------------------------------------

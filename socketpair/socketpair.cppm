@@ -86,6 +86,7 @@ using sockpair::peer_credentials;
 #if defined(__linux__)
 using sockpair::peer_pidfd;
 using sockpair::set_receive_pidfd;
+using sockpair::set_accept_descriptors;
 using sockpair::at_out_of_band_mark;
 using sockpair::out_of_band_inline;
 using sockpair::receive_out_of_band;
