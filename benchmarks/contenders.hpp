@@ -257,10 +257,10 @@ class sockpair_end {
       }
       return 1;
     } else {
-      std::size_t done = 0;
-      const auto got = socket_.receive_exact(buffer, done);
+      sockpair::incoming in(buffer);
+      const auto got = socket_.receive_exact(in);
       if (!got) {
-        if (got.error() == sockpair::errc::unexpected_eof && done == 0) {
+        if (got.error() == sockpair::errc::unexpected_eof && in.done() == 0) {
           return 0;
         }
         fail(("receive_exact: " + got.error().message()).c_str());

@@ -41,9 +41,9 @@ sockpair::result<void> send_message(stream_end& sock, std::string_view text) {
 sockpair::result<std::string> receive_message(stream_end& sock, bool& clean_end) {
   clean_end = false;
   std::array<unsigned char, 4> prefix{};
-  std::size_t done = 0;
-  if (auto got = sock.receive_exact(prefix, done); !got) {
-    clean_end = got.error() == sockpair::errc::unexpected_eof && done == 0;
+  sockpair::incoming in(prefix);
+  if (auto got = sock.receive_exact(in); !got) {
+    clean_end = got.error() == sockpair::errc::unexpected_eof && in.done() == 0;
     return got.error();
   }
   std::uint32_t size = 0;

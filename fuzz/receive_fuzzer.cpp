@@ -442,8 +442,9 @@ class session {
       case 0:
         return stream_receive_call(buffer);
       case 1: {
-        std::size_t done = 0;
-        auto r = call([&] { return s.receive_exact(buffer, done); });
+        sockpair::incoming in(buffer);
+        auto r = call([&] { return s.receive_exact(in); });
+        const std::size_t done = in.done();
         consume_stream(std::span(buffer).first(done));
         if (!r) {
           if (r.error() == sockpair::errc::descriptors_discarded) {

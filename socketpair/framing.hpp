@@ -15,9 +15,12 @@
 // See docs/framing.md.
 #pragma once
 
+#include <socketpair/deadline.hpp>
 #include <socketpair/detail/byte_buffer.hpp>
 #include <socketpair/detail/config.hpp>
 #include <socketpair/detail/io.hpp>
+#include <socketpair/detail/progress.hpp>
+#include <socketpair/detail/readiness.hpp>
 #include <socketpair/detail/sizes.hpp>
 #include <socketpair/detail/syscall.hpp>
 #include <socketpair/error.hpp>
@@ -25,6 +28,8 @@
 #include <socketpair/socket.hpp>
 #include <socketpair/tags.hpp>
 
+#include <limits.h>
+#include <poll.h>
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -77,6 +82,18 @@ concept byte_stream = requires(S& s, std::span<const std::byte> out, std::span<s
 }
 &&!detail::message_socket<S>;
 
+/// A byte stream whose `send` and `receive` also take a `deadline`: each call then waits at
+/// most until it (`std::errc::timed_out`). Both `socket<stream>` and `fd_stream` are; the
+/// framing calls that take a deadline need one.
+template <class S>
+concept timed_byte_stream = byte_stream<S> &&
+    requires(S& s, std::span<const std::byte> out, std::span<std::byte> in, deadline until) {
+  { s.send(out, until) }
+  noexcept->std::same_as<result<std::size_t>>;
+  { s.receive(in, until) }
+  noexcept->std::same_as<result<std::size_t>>;
+};
+
 /// A byte stream over a descriptor it does not own, with read(2) and write(2): a pipe end, a
 /// FIFO, a terminal, or a stream socket the library did not make. Interrupted calls are
 /// restarted. Its calls are `const`: it is a view, and does not own what it writes to.
@@ -90,8 +107,22 @@ class fd_stream {
   /// The borrowed descriptor.
   [[nodiscard]] int native_handle() const noexcept { return fd_; }
 
-  /// One write(2); the count may be short.
-  [[nodiscard]] result<std::size_t> send(std::span<const std::byte> data) const noexcept {
+  /// One write(2); the count may be short. With a deadline, poll(2) first waits until the
+  /// descriptor is writable or `until` passes (`std::errc::timed_out`), and the write is cut to
+  /// PIPE_BUF bytes, which a writable pipe takes without blocking (on other descriptors a
+  /// write after poll(2) may still wait; a `socket` never does).
+  [[nodiscard]] result<std::size_t> send(std::span<const std::byte> data,
+                                         deadline until = deadline::never()) const noexcept {
+    if (!until.is_never()) {
+      auto ready = detail::wait_until(fd_, POLLOUT, until.at());
+      if (!ready) {
+        return ready.assume_error();
+      }
+      if (!ready.assume_value()) {
+        return detail::deadline_passed_error();
+      }
+      data = data.first(detail::smaller_of(data.size(), std::size_t{PIPE_BUF}));
+    }
     const ssize_t n =
         detail::retry_on_eintr([&] { return ::write(fd_, data.data(), data.size()); });
     if (n < 0) {
@@ -116,8 +147,19 @@ class fd_stream {
     return static_cast<std::size_t>(n);
   }
 
-  /// One read(2); the count may be short, and 0 means end of stream.
-  [[nodiscard]] result<std::size_t> receive(std::span<std::byte> buffer) const noexcept {
+  /// One read(2); the count may be short, and 0 means end of stream. With a deadline, poll(2)
+  /// first waits until the descriptor is readable or `until` passes (`std::errc::timed_out`).
+  [[nodiscard]] result<std::size_t> receive(std::span<std::byte> buffer,
+                                            deadline until = deadline::never()) const noexcept {
+    if (!until.is_never()) {
+      auto ready = detail::wait_until(fd_, POLLIN, until.at());
+      if (!ready) {
+        return ready.assume_error();
+      }
+      if (!ready.assume_value()) {
+        return detail::deadline_passed_error();
+      }
+    }
     const ssize_t n =
         detail::retry_on_eintr([&] { return ::read(fd_, buffer.data(), buffer.size()); });
     if (n < 0) {
@@ -238,11 +280,56 @@ class frame_writer {
   ///   `flush_threshold` bytes or more left by earlier calls;
   /// - ENOMEM when the buffer could not grow.
   [[nodiscard]] result<void> write(std::span<const std::byte> frame) noexcept {
+    return write_then(
+        frame, [this] { return flush(); },
+        [this](std::span<const std::byte> rest) { send_with(rest); });
+  }
+
+  /// As `write(frame)`, waiting at most until `until` for the stream: a backlog that must go
+  /// first and does not by then fails the call with `std::errc::timed_out` (nothing of `frame`
+  /// kept); the frame's own send stops at the deadline, what it did not send staying buffered
+  /// (the frame is accepted). The frame is copied into the buffer rather than gathered.
+  [[nodiscard]] result<void> write(std::span<const std::byte> frame,
+                                   deadline until) noexcept requires timed_byte_stream<Stream> {
+    return write_then(
+        frame, [this, until] { return flush(until); },
+        [this, until](std::span<const std::byte> rest) {
+          append(rest);
+          static_cast<void>(flush(until));  // what the deadline left stays buffered
+        });
+  }
+
+  /// Sends every buffered byte. On failure (`operation_would_block` on a non-blocking stream,
+  /// or the stream's error) the bytes not sent stay buffered and `pending_bytes()` counts
+  /// them; calling `flush()` again resumes without repeating or skipping a byte.
+  [[nodiscard]] result<void> flush() noexcept {
+    return flush_by([this](std::span<const std::byte> bytes) { return stream_->send(bytes); });
+  }
+
+  /// As `flush()`, stopping when `until` passes (`std::errc::timed_out`): the bytes not sent
+  /// stay buffered, and a later `flush` resumes with them.
+  [[nodiscard]] result<void> flush(deadline until) noexcept requires timed_byte_stream<Stream> {
+    return flush_by(
+        [this, until](std::span<const std::byte> bytes) { return stream_->send(bytes, until); });
+  }
+
+  /// Bytes accepted but not yet sent (length prefixes included).
+  [[nodiscard]] std::size_t pending_bytes() const noexcept { return end_ - begin_; }
+
+  /// The options in force (`max_frame_size` clamped to `max_frame_size_limit`).
+  [[nodiscard]] const frame_writer_options& options() const noexcept { return options_; }
+
+ private:
+  // `write`: `flush_first()` when the backlog has reached the threshold, then the frame's
+  // prefix, then the frame appended or handed to `send_frame`.
+  template <class Flush, class SendFrame>
+  [[nodiscard]] result<void> write_then(std::span<const std::byte> frame, Flush flush_first,
+                                        SendFrame send_frame) noexcept {
     if (frame.size() > options_.max_frame_size) {
       return make_error_code(errc::frame_too_large);
     }
     if (pending_bytes() >= options_.flush_threshold && pending_bytes() > 0) {
-      if (auto flushed = flush(); !flushed) {
+      if (auto flushed = flush_first(); !flushed) {
         return flushed.assume_error();
       }
     }
@@ -255,16 +342,15 @@ class frame_writer {
       append(frame);
       return success();
     }
-    send_with(frame);
+    send_frame(frame);
     return success();
   }
 
-  /// Sends every buffered byte. On failure (`operation_would_block` on a non-blocking stream,
-  /// or the stream's error) the bytes not sent stay buffered and `pending_bytes()` counts
-  /// them; calling `flush()` again resumes without repeating or skipping a byte.
-  [[nodiscard]] result<void> flush() noexcept {
+  // `flush`: `send` (one call of the stream's) until nothing is pending.
+  template <class Send>
+  [[nodiscard]] result<void> flush_by(Send send) noexcept {
     while (begin_ < end_) {
-      auto sent = stream_->send(std::span<const std::byte>(buffer_.data() + begin_, end_ - begin_));
+      auto sent = send(std::span<const std::byte>(buffer_.data() + begin_, end_ - begin_));
       if (!sent) {
         return sent.assume_error();
       }
@@ -277,13 +363,6 @@ class frame_writer {
     return success();
   }
 
-  /// Bytes accepted but not yet sent (length prefixes included).
-  [[nodiscard]] std::size_t pending_bytes() const noexcept { return end_ - begin_; }
-
-  /// The options in force (`max_frame_size` clamped to `max_frame_size_limit`).
-  [[nodiscard]] const frame_writer_options& options() const noexcept { return options_; }
-
- private:
   // Makes room for `extra` more bytes after the pending ones.
   [[nodiscard]] result<void> reserve(std::size_t extra) noexcept {
     const std::size_t pending = pending_bytes();
@@ -421,6 +500,31 @@ class frame_reader {
   /// The span points into the reader's buffer (the payload is not copied again) and stays
   /// valid until the next call to `read()` or the reader's destruction.
   [[nodiscard]] result<std::optional<std::span<const std::byte>>> read() noexcept {
+    return read_by([this](std::span<std::byte> into) { return stream_->receive(into); });
+  }
+
+  /// As `read()`, waiting at most until `until` for the stream (`std::errc::timed_out`): the
+  /// bytes of a frame that has not all arrived by then stay buffered, and a later `read`
+  /// completes it.
+  [[nodiscard]] result<std::optional<std::span<const std::byte>>> read(
+      deadline until) noexcept requires timed_byte_stream<Stream> {
+    return read_by(
+        [this, until](std::span<std::byte> into) { return stream_->receive(into, until); });
+  }
+
+  /// Bytes received but not yet handed out (a partial frame, or whole frames not yet read).
+  [[nodiscard]] std::size_t buffered_bytes() const noexcept { return end_ - begin_; }
+
+  /// The options in force (`max_frame_size` clamped, `read_size` at least 1).
+  [[nodiscard]] const frame_reader_options& options() const noexcept { return options_; }
+
+ private:
+  enum class state : unsigned char { open, ended, too_large, broken };
+
+  // `read`: `receive` (one call of the stream's) until a whole frame is buffered.
+  template <class Receive>
+  [[nodiscard]] result<std::optional<std::span<const std::byte>>> read_by(
+      Receive receive) noexcept {
     if (state_ == state::too_large) {
       return make_error_code(errc::frame_too_large);
     }
@@ -453,8 +557,7 @@ class frame_reader {
       if (auto room = make_room(needed); !room) {
         return room.assume_error();
       }
-      auto got =
-          stream_->receive(std::span<std::byte>(buffer_.data() + end_, buffer_.capacity() - end_));
+      auto got = receive(std::span<std::byte>(buffer_.data() + end_, buffer_.capacity() - end_));
       if (!got) {
         if (got.assume_error() == errc::descriptors_discarded) {
           state_ = state::broken;
@@ -467,15 +570,6 @@ class frame_reader {
       end_ += got.assume_value();
     }
   }
-
-  /// Bytes received but not yet handed out (a partial frame, or whole frames not yet read).
-  [[nodiscard]] std::size_t buffered_bytes() const noexcept { return end_ - begin_; }
-
-  /// The options in force (`max_frame_size` clamped, `read_size` at least 1).
-  [[nodiscard]] const frame_reader_options& options() const noexcept { return options_; }
-
- private:
-  enum class state : unsigned char { open, ended, too_large, broken };
 
   // Makes sure the frame being assembled (`needed` bytes from `begin_`) fits in the buffer,
   // and that there is room to read into. Moves the partial frame to the front only when it

@@ -35,6 +35,7 @@
 #include <socketpair/result.hpp>
 #include <socketpair/socket.hpp>
 #include <socketpair/tags.hpp>
+#include <socketpair/transfer.hpp>
 #include <socketpair/unique_fd.hpp>
 
 #if !defined(__linux__)
@@ -338,15 +339,15 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
     return publish();
   }
 
-  /// Bulk bytes: copies all of `data[done..]` into the ring as records of at most
-  /// `max_message_size()` bytes, waiting for room as needed and advancing `done` as each
-  /// record is committed; resumable like `socket::send_all`. Returns `data.size()`. The
-  /// reader may take them with `read_bytes` (boundaries ignored) or as messages.
-  [[nodiscard]] result<std::size_t> write_bytes(std::span<const std::byte> data, std::size_t& done,
+  /// Bulk bytes: copies the bytes of `out` not yet written into the ring as records of at most
+  /// `max_message_size()` bytes, waiting for room as needed; `out.done()` advances as each
+  /// record is committed, and calling again with the same `out` resumes (as
+  /// `socket::send_all`). Returns `out.size()`. The reader may take them with `read_bytes`
+  /// (boundaries ignored) or as messages.
+  [[nodiscard]] result<std::size_t> write_bytes(outgoing& out,
                                                 deadline until = deadline::never()) noexcept {
-    if (done > data.size()) {
-      return detail::invalid_argument_error();
-    }
+    std::size_t& done = detail::transfer_access::done(out);
+    const std::span<const std::byte> data = out.bytes();
     while (done < data.size()) {
       const std::size_t left = data.size() - done;
       const std::size_t chunk = left < max_payload_ ? left : max_payload_;
@@ -358,10 +359,11 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
     return data.size();
   }
 
+  /// Bulk bytes: all of `data`, as the `outgoing` form (how much was written is not kept).
   [[nodiscard]] result<std::size_t> write_bytes(std::span<const std::byte> data,
                                                 deadline until = deadline::never()) noexcept {
-    std::size_t done = 0;
-    return write_bytes(data, done, until);
+    outgoing out(data);
+    return write_bytes(out, until);
   }
 
   // ---- Receiving -----------------------------------------------------------------------------

@@ -15,15 +15,18 @@
 #pragma once
 
 #include <socketpair/byte_range.hpp>
+#include <socketpair/deadline.hpp>
 #include <socketpair/detail/chrono.hpp>
 #include <socketpair/detail/config.hpp>
 #include <socketpair/detail/io.hpp>
 #include <socketpair/detail/options.hpp>
+#include <socketpair/detail/progress.hpp>
 #include <socketpair/detail/readiness.hpp>
 #include <socketpair/detail/tipc.hpp>
 #include <socketpair/error.hpp>
 #include <socketpair/result.hpp>
 #include <socketpair/tags.hpp>
+#include <socketpair/transfer.hpp>
 #include <socketpair/unique_fd.hpp>
 
 #include <fcntl.h>
@@ -168,14 +171,24 @@ class socket {
 
   /// One send(2). On a stream, the count may be short (see `send_all`). On a message socket,
   /// `data` is one whole message: it is sent entirely or not at all (EMSGSIZE past the limit).
-  [[nodiscard]] result<std::size_t> send(std::span<const std::byte> data) noexcept {
+  /// With a deadline, the send does not block: while there is no room it waits in poll(2)
+  /// until `until`, then fails with `std::errc::timed_out` (the socket's SO_SNDTIMEO plays no
+  /// part); a deadline already passed sends only what fits now.
+  [[nodiscard]] result<std::size_t> send(std::span<const std::byte> data,
+                                         deadline until = deadline::never()) noexcept {
+    if (!until.is_never()) [[unlikely]] {
+      return detail::once_until(native_handle(), POLLOUT, until.at(), [&](int flags) {
+        return detail::send_some(native_handle(), data, flags);
+      });
+    }
     return detail::send_some(native_handle(), data);
   }
 
   /// `send` of any byte range (std::string, std::vector<char>, ...), in place.
   template <byte_range R>
-  [[nodiscard]] result<std::size_t> send(const R& data) noexcept {
-    return send(bytes_of(data));
+  [[nodiscard]] result<std::size_t> send(const R& data,
+                                         deadline until = deadline::never()) noexcept {
+    return send(bytes_of(data), until);
   }
 
   /// Gather: one sendmsg(2) of the buffers in order. Stream: the count may be short, and
@@ -187,23 +200,36 @@ class socket {
     return detail::send_gather(native_handle(), buffers, 0, Type::message_oriented);
   }
 
-  /// Stream: sends `data[done..]` until all of it is sent, advancing `done` as bytes go out.
-  /// On failure `done` says exactly how much was sent, so calling again with the same
-  /// `data` and `done` resumes without repeating or skipping a byte. Returns `data.size()`.
+  /// Stream: sends the bytes of `out` not yet sent until all of them have gone, or `until`
+  /// passes. `out.done()` counts exactly the bytes sent, on failure too, and calling again with
+  /// the same `out` resumes after them (a complete transfer sends nothing more). Returns
+  /// `out.size()`.
+  ///
+  /// With no deadline each send(2) blocks as the socket does: a non-blocking socket fails with
+  /// `std::errc::operation_would_block` when its buffer is full (the non-blocking core an event
+  /// loop drives: wait until writable, call again), a blocking one waits (each send bounded by
+  /// SO_SNDTIMEO, if set). With a deadline the sends never block: the call waits in poll(2) for
+  /// room until `until` and then fails with `std::errc::timed_out`, however the peer paces its
+  /// reads. Other errors: the socket's (EPIPE once the peer is gone, ...).
   //
-  // One flat loop with EINTR handed to a cold function, `done` kept in a register and stored on
-  // every return: this compiles to what a hand-written send(2) loop compiles to (callgrind: 83
-  // instructions per 64-byte send_all + receive_exact against 83 raw). Calling `send()` here
-  // instead nests its EINTR loop and costs ~20 instructions per call; even
-  // `detail::send_restarting`, inlined here, costs 13 (its EINTR test is not merged with this
-  // loop's own), which is why the call is written out.
-  [[nodiscard, gnu::always_inline]] result<std::size_t> send_all(std::span<const std::byte> data,
-                                                                 std::size_t& done) noexcept
+  // With no deadline: one flat loop with EINTR handed to a cold function, `done` kept in a
+  // register and stored on every return: this compiles to what a hand-written send(2) loop
+  // compiles to. Calling `send()` here instead nests its EINTR loop and costs ~20 instructions
+  // per call; even `detail::send_restarting`, inlined here, costs 13 (its EINTR test is not
+  // merged with this loop's own), which is why the call is written out.
+  [[nodiscard, gnu::always_inline]] result<std::size_t> send_all(
+      outgoing& out, deadline until = deadline::never()) noexcept
       requires(!Type::message_oriented) {
-    std::size_t moved = done;
-    if (moved > data.size()) {
-      return detail::invalid_argument_error();
+    std::size_t& done = detail::transfer_access::done(out);
+    const std::span<const std::byte> data = out.bytes();
+    if (!until.is_never()) [[unlikely]] {
+      return detail::transfer_until(native_handle(), POLLOUT, until.at(), data.size(), done,
+                                    detail::io_error(), [&](std::size_t skip, int flags) {
+                                      return detail::send_some(native_handle(), data.subspan(skip),
+                                                               flags);
+                                    });
     }
+    std::size_t moved = done;
     while (moved < data.size()) {
       ssize_t n =
           ::send(native_handle(), data.data() + moved, data.size() - moved, detail::no_sigpipe);
@@ -227,45 +253,49 @@ class socket {
     return moved;
   }
 
-  /// Stream: sends all of `data`. On failure, how much went out is lost; use the overload
-  /// with `done` where a retry must resume.
-  [[nodiscard]] result<std::size_t> send_all(std::span<const std::byte> data) noexcept
-      requires(!Type::message_oriented) {
-    std::size_t done = 0;
-    return send_all(data, done);
-  }
-
-  /// `send_all` of any byte range, in place.
+  /// Stream: sends all of `data` (any byte range, in place), as the `outgoing` form; on
+  /// failure how much went out is not kept: use an `outgoing` where a retry must resume.
   template <byte_range R>
-  [[nodiscard]] result<std::size_t> send_all(const R& data, std::size_t& done) noexcept
+  [[nodiscard, gnu::always_inline]] result<std::size_t> send_all(
+      const R& data, deadline until = deadline::never()) noexcept
       requires(!Type::message_oriented) {
-    return send_all(bytes_of(data), done);
+    outgoing out(data);
+    return send_all(out, until);
   }
 
-  template <byte_range R>
-  [[nodiscard]] result<std::size_t> send_all(const R& data) noexcept
+  /// Stream, gather: sends every byte of every buffer of `out`, in order, as the single-buffer
+  /// form (resumable, the same deadline). Only the first `max_io_buffers` buffers not yet sent
+  /// are offered to each sendmsg(2). Returns `out.size()`.
+  [[nodiscard]] result<std::size_t> send_all(outgoing_buffers& out,
+                                             deadline until = deadline::never()) noexcept
       requires(!Type::message_oriented) {
-    return send_all(bytes_of(data));
-  }
-
-  /// Stream, gather: sends every byte of every buffer, `done` counting bytes across all of
-  /// them (resumable like the single-buffer form). Returns the total.
-  [[nodiscard]] result<std::size_t> send_all(std::span<const std::span<const std::byte>> buffers,
-                                             std::size_t& done) noexcept
-      requires(!Type::message_oriented) {
+    std::size_t& done = detail::transfer_access::done(out);
+    auto one = [&](std::size_t skip, int flags) {
+      return detail::send_gather(native_handle(), out.bytes(), skip, false, flags);
+    };
     // A send that moves nothing with bytes left cannot happen; were it to, EIO, not a spin.
-    return detail::transfer_all(detail::total_size(buffers), done, errno_code(EIO),
-                                [&](std::size_t skip) {
-                                  return detail::send_gather(native_handle(), buffers, skip, false);
-                                });
+    if (!until.is_never()) [[unlikely]] {
+      return detail::transfer_until(native_handle(), POLLOUT, until.at(), out.size(), done,
+                                    detail::io_error(), one);
+    }
+    return detail::transfer_all(out.size(), done, detail::io_error(), one);
   }
 
-  [[nodiscard]] result<std::size_t> send_all(
-      std::span<const std::span<const std::byte>> buffers) noexcept
+  /// Stream, gather: sends every byte of every buffer; see the `outgoing_buffers` form.
+  [[nodiscard]] result<std::size_t> send_all(std::span<const std::span<const std::byte>> buffers,
+                                             deadline until = deadline::never()) noexcept
       requires(!Type::message_oriented) {
-    std::size_t done = 0;
-    return send_all(buffers, done);
+    outgoing_buffers out(buffers);
+    return send_all(out, until);
   }
+
+  /// Refused: progress lives in a transfer (`sockpair::outgoing`) bound to its bytes. A counter
+  /// beside the buffer let one message's progress skip bytes of the next. (The comment on the
+  /// declaration is what a compiler prints; hence no clang-format.)
+  // clang-format off
+  template <class R>
+  result<std::size_t> send_all(const R&, std::size_t&) = delete;  // sockpair: progress lives in a transfer (sockpair::outgoing), not in a counter beside the buffer
+  // clang-format on
 
   // ---- Receiving ----------------------------------------------------------------------------
 
@@ -276,12 +306,18 @@ class socket {
   /// the call fails with `errc::descriptors_discarded`; the bytes are in `buffer`, but their
   /// count is not reported, so treat the stream as broken (a peer that sends descriptors
   /// where the protocol has none).
+  ///
+  /// With a deadline the receive does not block: while nothing is queued it waits in poll(2)
+  /// until `until`, then fails with `std::errc::timed_out` (SO_RCVTIMEO plays no part); a
+  /// deadline already passed takes only what is queued now.
   [[nodiscard, gnu::always_inline]] result<std::size_t> receive(
-      std::span<std::byte> buffer) noexcept requires(!Type::message_oriented) {
-    if constexpr (tipc) {
-      return tipc_end_as(detail::receive_some<false>(native_handle(), buffer), std::size_t{0});
+      std::span<std::byte> buffer, deadline until = deadline::never()) noexcept
+      requires(!Type::message_oriented) {
+    if (!until.is_never()) [[unlikely]] {
+      return detail::once_until(native_handle(), POLLIN, until.at(),
+                                [&](int flags) { return receive_once(buffer, flags); });
     }
-    return detail::receive_some(native_handle(), buffer);
+    return receive_once(buffer, 0);
   }
 
   /// Message socket: receives one whole message and returns its size (0 is a valid empty
@@ -347,20 +383,28 @@ class socket {
     }
   }
 
-  /// Stream: fills `buffer[done..]` completely, advancing `done` as bytes arrive. EOF before
-  /// the buffer is full fails with `errc::unexpected_eof` (`done` bytes did arrive).
-  /// Descriptors attached to the bytes are closed and the call fails with
-  /// `errc::descriptors_discarded`, `done` counting every byte that arrived. Resumes like
-  /// `send_all`. Returns `buffer.size()`.
+  /// Stream: fills the rest of `in` (its bytes from `in.done()` on) until it is full, or
+  /// `until` passes. `in.done()` counts exactly the bytes received, on failure too, and calling
+  /// again with the same `in` resumes after them. Returns `in.size()`.
+  ///
+  /// Errors: EOF before `in` is full is `errc::unexpected_eof`; descriptors attached to the
+  /// bytes are closed and fail the call with `errc::descriptors_discarded` (`in.done()` counts
+  /// the bytes that carried them); the deadline, as `send_all` (`std::errc::timed_out`; with no
+  /// deadline, `std::errc::operation_would_block` on a non-blocking socket); the socket's.
   //
-  // The same flat loop as `send_all` (see there for why).
-  [[nodiscard, gnu::always_inline]] result<std::size_t> receive_exact(std::span<std::byte> buffer,
-                                                                      std::size_t& done) noexcept
-      requires(!Type::message_oriented) {
-    std::size_t moved = done;
-    if (moved > buffer.size()) {
-      return detail::invalid_argument_error();
+  // With no deadline, the same flat loop as `send_all` (see there for why).
+  [[nodiscard, gnu::always_inline]] result<std::size_t> receive_exact(
+      incoming& in, deadline until = deadline::never()) noexcept requires(!Type::message_oriented) {
+    std::size_t& done = detail::transfer_access::done(in);
+    const std::span<std::byte> buffer = in.bytes();
+    if (!until.is_never()) [[unlikely]] {
+      return detail::transfer_until(native_handle(), POLLIN, until.at(), buffer.size(), done,
+                                    detail::unexpected_eof_error(),
+                                    [&](std::size_t skip, int flags) {
+                                      return receive_counting(buffer.subspan(skip), flags, done);
+                                    });
     }
+    std::size_t moved = done;
     detail::stream_receiver<!tipc> receiver(native_handle());
     while (moved < buffer.size()) {
       bool discarded = false;
@@ -387,51 +431,51 @@ class socket {
     return moved;
   }
 
-  /// Stream: fills all of `buffer`; see the overload with `done`.
+  /// Stream: fills all of `buffer` (any writable byte range, in place), as the `incoming` form;
+  /// on failure how much arrived is not kept: use an `incoming` where a retry must resume.
+  template <class R>
+  requires receive_buffer<R>
   [[nodiscard, gnu::always_inline]] result<std::size_t> receive_exact(
-      std::span<std::byte> buffer) noexcept requires(!Type::message_oriented) {
-    std::size_t done = 0;
-    return receive_exact(buffer, done);
+      R&& buffer, deadline until = deadline::never()) noexcept requires(!Type::message_oriented) {
+    incoming in(buffer);
+    return receive_exact(in, until);
   }
 
-  /// `receive_exact` into any writable byte range, in place.
-  template <class R>
-  requires receive_buffer<R>
-  [[nodiscard]] result<std::size_t> receive_exact(R&& buffer, std::size_t& done) noexcept
+  /// Stream, scatter: fills every buffer of `in` completely, in order, as the single-buffer
+  /// form (resumable, the same errors and deadline). Returns `in.size()`.
+  [[nodiscard]] result<std::size_t> receive_exact(incoming_buffers& in,
+                                                  deadline until = deadline::never()) noexcept
       requires(!Type::message_oriented) {
-    return receive_exact(writable_bytes_of(buffer), done);
+    std::size_t& done = detail::transfer_access::done(in);
+    auto one = [&](std::size_t skip, int flags) {
+      std::size_t stored = 0;
+      auto got = detail::receive_scatter<!tipc>(native_handle(), in.bytes(), skip, stored, flags);
+      done += stored;  // descriptors_discarded: the bytes count
+      if constexpr (tipc) {
+        return tipc_end_as(std::move(got), std::size_t{0});
+      }
+      return got;
+    };
+    if (!until.is_never()) [[unlikely]] {
+      return detail::transfer_until(native_handle(), POLLIN, until.at(), in.size(), done,
+                                    detail::unexpected_eof_error(), one);
+    }
+    return detail::transfer_all(in.size(), done, detail::unexpected_eof_error(), one);
   }
 
-  template <class R>
-  requires receive_buffer<R>
-  [[nodiscard]] result<std::size_t> receive_exact(R&& buffer) noexcept
-      requires(!Type::message_oriented) {
-    return receive_exact(writable_bytes_of(buffer));
-  }
-
-  /// Stream, scatter: fills every buffer completely, `done` counting bytes across all of
-  /// them; EOF first fails with `errc::unexpected_eof`. Resumable. Returns the total.
+  /// Stream, scatter: fills every buffer; see the `incoming_buffers` form.
   [[nodiscard]] result<std::size_t> receive_exact(std::span<const std::span<std::byte>> buffers,
-                                                  std::size_t& done) noexcept
+                                                  deadline until = deadline::never()) noexcept
       requires(!Type::message_oriented) {
-    return detail::transfer_all(detail::total_size(buffers), done,
-                                make_error_code(errc::unexpected_eof), [&](std::size_t skip) {
-                                  std::size_t stored = 0;
-                                  auto got = detail::receive_scatter<!tipc>(native_handle(),
-                                                                            buffers, skip, stored);
-                                  done += stored;  // descriptors_discarded: the bytes count
-                                  if constexpr (tipc) {
-                                    return tipc_end_as(std::move(got), std::size_t{0});
-                                  }
-                                  return got;
-                                });
+    incoming_buffers in(buffers);
+    return receive_exact(in, until);
   }
 
-  [[nodiscard]] result<std::size_t> receive_exact(
-      std::span<const std::span<std::byte>> buffers) noexcept requires(!Type::message_oriented) {
-    std::size_t done = 0;
-    return receive_exact(buffers, done);
-  }
+  /// Refused: progress lives in a transfer (`sockpair::incoming`); see `send_all`.
+  // clang-format off
+  template <class R>
+  result<std::size_t> receive_exact(R&&, std::size_t&) = delete;  // sockpair: progress lives in a transfer (sockpair::incoming), not in a counter beside the buffer
+  // clang-format on
 
   /// Message socket: receives one whole message, or learns that the stream has ended, and
   /// says which, exactly: an empty message is a message (`size == 0`), the end is
@@ -644,6 +688,38 @@ class socket {
   // TIPC's receives fail with ECONNRESET / ENOTCONN where AF_UNIX reports the end of the
   // stream (detail/tipc.hpp); the branches on `tipc` compile away on AF_UNIX.
   static constexpr bool tipc = std::same_as<Domain, tipc_domain>;
+
+  // Stream: one receive (flags: MSG_DONTWAIT or 0), the end of a TIPC stream read as EOF.
+  [[nodiscard, gnu::always_inline]] result<std::size_t> receive_once(std::span<std::byte> buffer,
+                                                                     int flags) noexcept {
+    if constexpr (tipc) {
+      return tipc_end_as(detail::receive_some<false>(native_handle(), buffer, flags),
+                         std::size_t{0});
+    }
+    return detail::receive_some(native_handle(), buffer, flags);
+  }
+
+  // Stream: one receive for a transfer; bytes that came with discarded descriptors still
+  // count in `done` before the error is returned.
+  [[nodiscard]] result<std::size_t> receive_counting(std::span<std::byte> buffer, int flags,
+                                                     std::size_t& done) noexcept {
+    bool discarded = false;
+    detail::stream_receiver<!tipc> receiver(native_handle());
+    const ssize_t n = receiver.receive(buffer.data(), buffer.size(), discarded, flags);
+    if (n < 0) {
+      if constexpr (tipc) {
+        if (detail::tipc_error_means_end(errno)) {
+          return std::size_t{0};
+        }
+      }
+      return last_errno_code();
+    }
+    if (discarded) [[unlikely]] {
+      done += static_cast<std::size_t>(n);
+      return detail::descriptors_discarded_error();
+    }
+    return static_cast<std::size_t>(n);
+  }
 
   static bool ends_tipc_stream(const std::error_code& error) noexcept {
     return error.category() == std::system_category() &&

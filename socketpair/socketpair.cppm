@@ -112,6 +112,14 @@ using sockpair::frame_reader_options;
 using sockpair::frame_writer;
 using sockpair::frame_writer_options;
 using sockpair::max_frame_size_limit;
+using sockpair::timed_byte_stream;
+// transfer.hpp, deadline.hpp
+using sockpair::deadline;
+using sockpair::incoming;
+using sockpair::incoming_buffers;
+using sockpair::outgoing;
+using sockpair::outgoing_buffers;
+using sockpair::transfer;
 // version.hpp (its SOCKPAIR_VERSION_* macros do not cross a module boundary)
 using sockpair::version;
 using sockpair::version_info;

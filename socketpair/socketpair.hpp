@@ -8,6 +8,8 @@
 //   borrowed_fd.hpp  sockpair::borrowed_fd: uses one descriptor that another owns
 //   tags.hpp         stream, dgram, seqpacket, rdm, raw; unix_domain, tipc_domain; pairable
 //   byte_range.hpp   byte_range, writable_byte_range: containers the I/O calls take in place
+//   deadline.hpp     sockpair::deadline: when a call that may wait gives up
+//   transfer.hpp     outgoing, incoming: bytes bound to how much of them has moved
 //   socket.hpp       sockpair::socket<Type, Domain>: one end and its I/O
 //   socket_pair.hpp  sockpair::socket_pair<Type, Domain>: create a connected pair
 //   framing.hpp      frame_writer, frame_reader: length-prefixed frames over a stream
@@ -22,6 +24,7 @@
 #include <socketpair/batch.hpp>
 #include <socketpair/borrowed_fd.hpp>
 #include <socketpair/byte_range.hpp>
+#include <socketpair/deadline.hpp>
 #include <socketpair/error.hpp>
 #include <socketpair/framing.hpp>
 #include <socketpair/identity.hpp>
@@ -30,5 +33,6 @@
 #include <socketpair/socket.hpp>
 #include <socketpair/socket_pair.hpp>
 #include <socketpair/tags.hpp>
+#include <socketpair/transfer.hpp>
 #include <socketpair/unique_fd.hpp>
 #include <socketpair/version.hpp>

@@ -27,11 +27,11 @@ BENCH_MEASURED bool measured_receive_some(end& socket, std::byte* data, std::siz
 }
 
 BENCH_MEASURED bool measured_send_all(end& socket, const std::byte* data, std::size_t size) {
-  return socket.send_all({data, size}).has_value();
+  return socket.send_all(std::span<const std::byte>(data, size)).has_value();
 }
 
 BENCH_MEASURED bool measured_receive_exact(end& socket, std::byte* data, std::size_t size) {
-  return socket.receive_exact({data, size}).has_value();
+  return socket.receive_exact(std::span<std::byte>(data, size)).has_value();
 }
 
 BENCH_MEASURED bool measured_pass_fds(end& sender, end& receiver, int fd, std::size_t count) {

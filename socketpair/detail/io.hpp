@@ -77,13 +77,13 @@ class stream_receiver {
   /// One recvmsg(2) of up to `size` bytes into `data`: the count (0: orderly EOF), or -1 with
   /// errno set. `discarded` is set when descriptors came with the bytes (they are closed).
   [[nodiscard, gnu::always_inline]] ssize_t receive(std::byte* data, std::size_t size,
-                                                    bool& discarded) noexcept {
+                                                    bool& discarded, int flags = 0) noexcept {
     iov_.iov_base = data;
     iov_.iov_len = size;
     if constexpr (OfferControl) {
       msg_.msg_controllen = control_.bytes.size();
     }
-    const ssize_t n = recvmsg_restarting(fd_, &msg_, cmsg_cloexec);
+    const ssize_t n = recvmsg_restarting(fd_, &msg_, flags | cmsg_cloexec);
     // (After a failure the kernel writes back neither msg_controllen nor msg_flags.)
     if (OfferControl && n >= 0 && has_control_data(msg_)) [[unlikely]] {
       discarded = discard_unwanted_control(msg_);
@@ -104,13 +104,13 @@ class stream_receiver {
 /// (the bytes are in `buffer`, but how many is not reported: treat the stream as broken).
 template <bool OfferControl = true>  // (a template: instantiated on first use, see above)
 [[nodiscard, gnu::always_inline]] inline result<std::size_t> receive_some(
-    int fd, std::span<std::byte> buffer) noexcept {
+    int fd, std::span<std::byte> buffer, int flags = 0) noexcept {
   if (buffer.empty()) [[unlikely]] {
     return invalid_argument_error();
   }
   bool discarded = false;
   stream_receiver<OfferControl> receiver(fd);
-  const ssize_t n = receiver.receive(buffer.data(), buffer.size(), discarded);
+  const ssize_t n = receiver.receive(buffer.data(), buffer.size(), discarded, flags);
   if (n < 0) {
     return last_errno_code();
   }
@@ -320,27 +320,6 @@ template <bool OfferControl = true>  // (a template: instantiated on first use, 
     return descriptors_discarded_error();
   }
   return static_cast<std::size_t>(n);
-}
-
-/// Calls `one(done)` (one syscall, returning a count) until `total` bytes have gone through,
-/// advancing `done`. A 0 count is `at_zero` (a premature EOF when receiving).
-template <class One>
-[[nodiscard]] result<std::size_t> transfer_all(std::size_t total, std::size_t& done,
-                                               std::error_code at_zero, One one) noexcept {
-  if (done > total) {
-    return errno_code(EINVAL);
-  }
-  while (done < total) {
-    auto moved = one(done);
-    if (!moved) {
-      return moved.assume_error();
-    }
-    if (moved.assume_value() == 0) {
-      return at_zero;
-    }
-    done += moved.assume_value();
-  }
-  return done;
 }
 
 // ---- Empty message or end of stream -------------------------------------------------------

@@ -125,7 +125,8 @@ TEST(ReceiveExactDeadline, GivesUpAgainstATricklingPeerWithProgressExact) {
   ASSERT_FALSE(rest);
   EXPECT_EQ(rest.error(), errc::unexpected_eof);
   ASSERT_EQ(in.done(), sent);
-  EXPECT_TRUE(std::equal(buffer.begin(), buffer.begin() + static_cast<long>(sent), payload.begin()));
+  EXPECT_TRUE(
+      std::equal(buffer.begin(), buffer.begin() + static_cast<long>(sent), payload.begin()));
 }
 
 TEST(ReceiveExactDeadline, APassedDeadlineTakesWhatIsQueuedAndDoesNotWait) {
@@ -182,7 +183,8 @@ TEST(SendAllDeadline, GatherGivesUpAgainstASlowReader) {
   const auto payload = pattern(4, std::size_t{8} << 20);
   slow_reader reader(pair.second);
   const std::array<std::span<const std::byte>, 2> parts = {
-      std::span<const std::byte>(payload).first(100), std::span<const std::byte>(payload).subspan(100)};
+      std::span<const std::byte>(payload).first(100),
+      std::span<const std::byte>(payload).subspan(100)};
   outgoing_buffers out(parts);
   auto sent = pair.first.send_all(out, 50ms);
   ASSERT_FALSE(sent);

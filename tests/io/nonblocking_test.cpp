@@ -108,8 +108,9 @@ TEST(Timeouts, ASendTimeoutEndsABlockedSendAllWithProgressReported) {
   auto pair = socket_pair<stream>::create().value();
   ASSERT_TRUE(pair.first.set_send_timeout(milliseconds(20)));
   const auto payload = pattern(31, std::size_t{4} * 1024 * 1024);  // far more than fits
-  std::size_t done = 0;
-  auto sent = pair.first.send_all(payload, done);
+  outgoing out(payload);
+  auto sent = pair.first.send_all(out);
+  const std::size_t done = out.done();
   ASSERT_FALSE(sent);
   EXPECT_TRUE(would_block(sent.error())) << sent.error().message();
   EXPECT_GT(done, 0u);

@@ -208,8 +208,9 @@ TYPED_TEST(PeerDeath, ABlockedWriterLearnsOfTheDeathAsAnErrorAndDoneCountsWhatWe
   } else {
     const auto payload =
         pattern(seed, std::size_t{64} * 1024 * 1024);  // far more than the socket holds
-    std::size_t done = 0;
-    auto sent = writer.send_all(payload, done);
+    outgoing out(payload);
+    auto sent = writer.send_all(out);
+    const std::size_t done = out.done();
     ASSERT_FALSE(sent) << "64 MiB went to a reader that stopped reading";
     failure = sent.error();
     sent_total = done;

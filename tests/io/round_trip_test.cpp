@@ -71,8 +71,7 @@ std::string send_payload(Socket& s, std::uint64_t seed, std::size_t total,
         return "a message went out partly: " + std::to_string(sent.value());
       }
     } else {
-      std::size_t done = 0;
-      auto sent = s.send_all(bytes, done);
+      auto sent = s.send_all(bytes);
       if (!sent) {
         return "send_all: " + sent.error().message();
       }

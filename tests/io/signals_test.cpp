@@ -225,8 +225,8 @@ TEST(Eintr, ABlockedSendAllIsRestartedAndEveryByteArrivesOnce) {
 
   const auto payload = pattern(21, std::size_t{1024} * 1024);
   std::optional<result<std::size_t>> sent;
-  std::size_t done = 0;
-  observed_thread writer([&] { sent = pair.first.send_all(payload, done); });
+  outgoing out(payload);
+  observed_thread writer([&] { sent = pair.first.send_all(out); });
   ASSERT_TRUE(writer.wait_until_blocked_in({SYS_sendto, SYS_sendmsg}));
   writer.signal();
   wait_until_handled(1);
@@ -238,7 +238,7 @@ TEST(Eintr, ABlockedSendAllIsRestartedAndEveryByteArrivesOnce) {
   writer.join();
   ASSERT_TRUE(sent.has_value());
   ASSERT_TRUE(*sent) << "the caller saw: " << sent->error().message();
-  EXPECT_EQ(done, payload.size());
+  EXPECT_EQ(out.done(), payload.size());
   EXPECT_EQ(checksum_of(std::span(received).subspan(prefilled)), checksum_of(payload));
 }
 
@@ -305,9 +305,9 @@ TEST(Sigpipe, WritingToADeadPeerFailsWithEpipeAndRaisesNothing) {
       expect(!sent && sent.error() == std::errc::broken_pipe, "stream send");
       auto gathered = pair.first.send(pieces);
       expect(!gathered && gathered.error() == std::errc::broken_pipe, "stream gather send");
-      std::size_t done = 0;
-      auto all = pair.first.send_all(data, done);
-      expect(!all && all.error() == std::errc::broken_pipe && done == 0, "stream send_all");
+      outgoing out(data);
+      auto all = pair.first.send_all(out);
+      expect(!all && all.error() == std::errc::broken_pipe && out.done() == 0, "stream send_all");
       auto all_gathered = pair.first.send_all(pieces);
       expect(!all_gathered && all_gathered.error() == std::errc::broken_pipe,
              "stream gather send_all");

@@ -84,11 +84,11 @@ TYPED_TEST(TipcConnection, PeerCloseEndsTheStreamAfterEverythingItSent) {
     auto peeked = b.peek(buffer);
     ASSERT_TRUE(peeked) << peeked.error().message();
     EXPECT_EQ(peeked.value(), 0u);
-    std::size_t done = 0;
-    auto exact = b.receive_exact(buffer, done);
+    incoming in(buffer);
+    auto exact = b.receive_exact(in);
     ASSERT_FALSE(exact);
     EXPECT_EQ(exact.error(), errc::unexpected_eof);
-    EXPECT_EQ(done, 0u);
+    EXPECT_EQ(in.done(), 0u);
   }
 }
 

@@ -122,13 +122,14 @@ TEST(EintrStorm, StreamDeliversEveryByteOnceInOrder) {
     for (std::uint64_t offset = 0; offset < stream_bytes; offset += chunk.size()) {
       fill_pattern(seed, offset, chunk);
       sum.add(chunk);
-      std::size_t done = 0;
-      auto r = out.send_all(chunk, done);
+      sockpair::outgoing transfer(chunk);
+      auto r = out.send_all(transfer);
       if (!r) {
-        sent.error = "send_all: " + r.error().message() + " after " + std::to_string(done);
+        sent.error =
+            "send_all: " + r.error().message() + " after " + std::to_string(transfer.done());
         return;
       }
-      sent.bytes += done;
+      sent.bytes += transfer.done();
     }
     sent.checksum = sum.value();
     auto shut = out.shutdown(shutdown_how::write);
@@ -150,11 +151,11 @@ TEST(EintrStorm, StreamDeliversEveryByteOnceInOrder) {
     while (received.bytes < stream_bytes) {
       const std::uint64_t left = stream_bytes - received.bytes;
       std::span<std::byte> want(chunk.data(), left < chunk.size() ? left : chunk.size());
-      std::size_t done = 0;
-      auto r = in.receive_exact(want, done);
+      sockpair::incoming transfer(want);
+      auto r = in.receive_exact(transfer);
       if (!r) {
         received.error = "receive_exact: " + r.error().message() + " after " +
-                         std::to_string(received.bytes + done);
+                         std::to_string(received.bytes + transfer.done());
         return;
       }
       const std::size_t bad = first_mismatch(seed, received.bytes, want);
@@ -607,10 +608,10 @@ TEST(EintrStorm, ReceiveExactTimeoutExpiresDespiteSignalsAndReportsWhatArrived) 
   const std::array<std::byte, 3> head{std::byte{1}, std::byte{2}, std::byte{3}};
   ASSERT_TRUE(b.send_all(head));
   std::array<std::byte, 8> buffer{};
-  std::size_t done = 0;
-  expect_timeout_expires([&] { return a.receive_exact(buffer, done); },
+  sockpair::incoming in(buffer);
+  expect_timeout_expires([&] { return a.receive_exact(in); },
                          [&] { static_cast<void>(b.shutdown(shutdown_how::both)); });
-  EXPECT_EQ(done, head.size());
+  EXPECT_EQ(in.done(), head.size());
   EXPECT_EQ(buffer[2], std::byte{3});
 }
 
@@ -662,10 +663,10 @@ TEST(EintrStorm, SendAllTimeoutExpiresDespiteSignalsAndReportsWhatWentOut) {
   auto& a = pair.value().first;
   auto& b = pair.value().second;
   const std::vector<std::byte> data(64 * kib);
-  std::size_t done = 0;
-  expect_timeout_expires([&] { return a.send_all(data, done); },
+  sockpair::outgoing out(data);
+  expect_timeout_expires([&] { return a.send_all(out); },
                          [&] { static_cast<void>(b.shutdown(shutdown_how::both)); });
-  EXPECT_LT(done, data.size());
+  EXPECT_LT(out.done(), data.size());
 }
 
 TEST(EintrStorm, SendWithFdsTimeoutExpiresDespiteSignals) {

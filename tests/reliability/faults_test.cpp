@@ -323,15 +323,16 @@ TEST(FullBuffers, StreamSendAllStopsWithWouldBlockAndResumesWithoutLosingAByte) 
   std::vector<std::byte> data(8 << 20);  // far more than a socket buffer holds
   fill_pattern(seed, 0, data);
   std::vector<std::byte> received(data.size());
-  std::size_t sent = 0;
+  sockpair::outgoing transfer(data);
   std::size_t got = 0;
   int would_block = 0;
   while (got < data.size()) {
-    auto r = out.send_all(data, sent);
+    auto r = out.send_all(transfer);
     if (!r) {
       ASSERT_EQ(r.error(), std::errc::operation_would_block) << r.error().message();
       ++would_block;
     }
+    const std::size_t sent = transfer.done();
     ASSERT_LE(got, sent);
     // Drain everything queued, then check the drain found exactly what `sent` claims.
     while (got < received.size()) {
@@ -343,7 +344,7 @@ TEST(FullBuffers, StreamSendAllStopsWithWouldBlockAndResumesWithoutLosingAByte) 
       ASSERT_GT(n.value(), 0U);
       got += n.value();
     }
-    ASSERT_EQ(got, sent) << "`done` must count exactly the bytes the kernel took";
+    ASSERT_EQ(got, sent) << "`done()` must count exactly the bytes the kernel took";
   }
   EXPECT_GT(would_block, 0) << "the buffer never filled: the test proved nothing";
   EXPECT_EQ(first_mismatch(seed, 0, received), received.size());
@@ -391,8 +392,9 @@ TEST(FullBuffers, ReceiveOnAnEmptyNonBlockingSocketFailsWithWouldBlock) {
   auto r = pair.value().first.receive(buffer);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), std::errc::operation_would_block);
-  std::size_t done = 0;
-  auto exact = pair.value().first.receive_exact(buffer, done);
+  sockpair::incoming progress(buffer);
+  auto exact = pair.value().first.receive_exact(progress);
+  const std::size_t done = progress.done();
   ASSERT_FALSE(exact);
   EXPECT_EQ(exact.error(), std::errc::operation_would_block);
   EXPECT_EQ(done, 0U);
@@ -459,8 +461,9 @@ TEST(PeerKilled, StreamReceiveExactGetsThePrefixThenUnexpectedEof) {
   ASSERT_TRUE(kill_and_reap(pid));
 
   std::vector<std::byte> received(message);
-  std::size_t done = 0;
-  auto r = parent.receive_exact(received, done);
+  sockpair::incoming progress(received);
+  auto r = parent.receive_exact(progress);
+  const std::size_t done = progress.done();
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), errc::unexpected_eof) << r.error().message();
   EXPECT_EQ(done, before_death) << "exactly the bytes the peer sent before it died";
@@ -483,8 +486,9 @@ TEST(PeerKilled, StreamPeerKilledWhileBlockedInSendLeavesOnlyWhatWasQueued) {
   ASSERT_TRUE(kill_and_reap(pid));
 
   std::vector<std::byte> received(data.size());
-  std::size_t done = 0;
-  auto r = parent.receive_exact(received, done);
+  sockpair::incoming progress(received);
+  auto r = parent.receive_exact(progress);
+  const std::size_t done = progress.done();
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), errc::unexpected_eof);
   EXPECT_GT(done, 0U);
@@ -565,8 +569,9 @@ TEST(ConnectionReset, ReceiveExactReportsTheResetNotAnEof) {
   ASSERT_TRUE(a.send_all(bytes("unread")));
   ASSERT_TRUE(b.close());
   std::array<std::byte, 32> buffer{};
-  std::size_t done = 0;
-  auto r = a.receive_exact(buffer, done);
+  sockpair::incoming progress(buffer);
+  auto r = a.receive_exact(progress);
+  const std::size_t done = progress.done();
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), std::errc::connection_reset);
   EXPECT_EQ(done, 0U);
@@ -657,8 +662,9 @@ TEST(WriteToAClosedPeer, StreamFailsEveryWriteFormWithEpipeAndNoSigpipe) {
   auto pipe = make_pipe();
   bool raised = raises_sigpipe([&] {
     EXPECT_EQ(a.send(data).error(), std::errc::broken_pipe);
-    std::size_t done = 0;
-    EXPECT_EQ(a.send_all(data, done).error(), std::errc::broken_pipe);
+    sockpair::outgoing progress(data);
+    EXPECT_EQ(a.send_all(progress).error(), std::errc::broken_pipe);
+    const std::size_t done = progress.done();
     EXPECT_EQ(done, 0U);
     EXPECT_EQ(a.send(std::span<const std::span<const std::byte>>(gather)).error(),
               std::errc::broken_pipe);

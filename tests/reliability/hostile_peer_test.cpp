@@ -413,12 +413,12 @@ TEST(HostilePeer, StreamClosedMidMessageGivesUnexpectedEofWithTheCount) {
   ASSERT_EQ(raw_send(peer, {text("half a mess"), {}, {}}, err), 11);
   static_cast<void>(pair.value().second.close());
   std::array<std::byte, 32> buffer{};
-  std::size_t done = 0;
-  auto r = receiver.receive_exact(buffer, done);
+  sockpair::incoming in(buffer);
+  auto r = receiver.receive_exact(in);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), errc::unexpected_eof);
-  EXPECT_EQ(done, 11U);
-  EXPECT_EQ(as_text(std::span(buffer).first(done)), "half a mess");
+  EXPECT_EQ(in.done(), 11U);
+  EXPECT_EQ(as_text(std::span(buffer).first(in.done())), "half a mess");
 }
 
 TEST(HostilePeer, FrameCutInsideItsLengthPrefixIsUnexpectedEof) {

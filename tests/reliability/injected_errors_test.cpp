@@ -33,6 +33,7 @@
 #include <span>
 #include <string>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -126,24 +127,26 @@ class verdict {
 };
 
 // ---- Progress of send_all / receive_exact --------------------------------------------------
-// The one place that knows how send_all and receive_exact report progress (issue 12 may
-// change it): the error (none on success) and the bytes moved so far, resuming from `done`.
+// One send_all or receive_exact of a transfer (resuming it where it stopped): the error (none
+// on success) and the bytes moved so far.
 
 struct progress {
   std::error_code error;
   std::size_t done = 0;
 };
 
-template <class Data>
-progress send_all_from(socket<stream>& s, const Data& data, std::size_t done) {
-  auto r = s.send_all(data, done);
-  return {r ? std::error_code() : r.error(), done};
-}
-
-template <class Buffer>
-progress receive_exact_from(socket<stream>& s, Buffer&& buffer, std::size_t done) {
-  auto r = s.receive_exact(std::forward<Buffer>(buffer), done);
-  return {r ? std::error_code() : r.error(), done};
+template <class Bytes>
+progress resume(socket<stream>& s, sockpair::transfer<Bytes>& t) {
+  constexpr bool sending = std::is_same_v<Bytes, std::span<const std::byte>> ||
+                           std::is_same_v<Bytes, std::span<const std::span<const std::byte>>>;
+  sockpair::result<std::size_t> r = [&] {
+    if constexpr (sending) {
+      return s.send_all(t);
+    } else {
+      return s.receive_exact(t);
+    }
+  }();
+  return {r ? std::error_code() : r.error(), t.done()};
 }
 
 // ---- Helpers --------------------------------------------------------------------------------
@@ -366,8 +369,9 @@ TEST(InjectedEintrWithTimeout, TheRetryAddsMsgDontwait) {
           }
           verdict v;
           std::vector<std::byte> in(data.size());
-          const progress p = sending ? send_all_from(a, data, 0)
-                                     : receive_exact_from(b, std::span<std::byte>(in), 0);
+          sockpair::outgoing out(data);
+          sockpair::incoming into(in);
+          const progress p = sending ? resume(a, out) : resume(b, into);
           v.expect_eq(p.error, std::error_code(), "the call");
           v.expect_eq(p.done, data.size(), "done");
           return v.text();
@@ -409,9 +413,9 @@ std::string zero_count_case(sc::child_context& child, bool gathered) {
     return "install";
   }
   verdict v;
-  const progress p = gathered
-                         ? send_all_from(a, std::span<const std::span<const std::byte>>(parts), 0)
-                         : send_all_from(a, all, 0);
+  sockpair::outgoing_buffers out_parts{std::span<const std::span<const std::byte>>(parts)};
+  sockpair::outgoing out_all(all);
+  const progress p = gathered ? resume(a, out_parts) : resume(a, out_all);
   v.expect_eq(p.error, errno_code(EIO), "send_all's error");
   v.expect_eq(readable(b.native_handle()), p.done, "done against what the peer can read");
   return v.text();
@@ -493,7 +497,8 @@ TEST_P(InjectedIoError, SendAllReportsExactProgressAndResumes) {
           return "install";
         }
         verdict v;
-        progress p = send_all_from(a, data, 0);
+        sockpair::outgoing out(data);
+        progress p = resume(a, out);
         v.expect_eq(p.error, errno_code(error == EINTR ? EAGAIN : error), "send_all's error");
         v.expect(p.done > 0 && p.done < data.size(), "the first call should move part");
         v.expect_eq(readable(b.native_handle()), p.done, "done against what the peer can read");
@@ -506,7 +511,7 @@ TEST_P(InjectedIoError, SendAllReportsExactProgressAndResumes) {
           if (round == 1000) {
             return v.text() + "; no end in sight: done " + std::to_string(p.done);
           }
-          p = send_all_from(a, data, p.done);
+          p = resume(a, out);
           if (p.error && p.error != std::errc::operation_would_block) {
             return v.text() + "; resuming: " + p.error.message();
           }
@@ -540,7 +545,8 @@ TEST_P(InjectedIoError, GatheredSendAllReportsExactProgressAndResumes) {
           return "install";
         }
         verdict v;
-        progress p = send_all_from(a, buffers, 0);
+        sockpair::outgoing_buffers out(buffers);
+        progress p = resume(a, out);
         v.expect_eq(p.error, errno_code(error == EINTR ? EAGAIN : error), "send_all's error");
         v.expect(p.done > 0 && p.done < data.size(), "the first call should move part");
         v.expect_eq(readable(b.native_handle()), p.done, "done against what the peer can read");
@@ -553,7 +559,7 @@ TEST_P(InjectedIoError, GatheredSendAllReportsExactProgressAndResumes) {
           if (round == 1000) {
             return v.text() + "; no end in sight: done " + std::to_string(p.done);
           }
-          p = send_all_from(a, buffers, p.done);
+          p = resume(a, out);
           if (p.error && p.error != std::errc::operation_would_block) {
             return v.text() + "; resuming: " + p.error.message();
           }
@@ -587,7 +593,8 @@ TEST_P(InjectedIoError, ReceiveExactReportsExactProgressAndResumes) {
         }
         verdict v;
         std::vector<std::byte> buffer(data.size());
-        progress p = receive_exact_from(b, std::span<std::byte>(buffer), 0);
+        sockpair::incoming in(buffer);
+        progress p = resume(b, in);
         v.expect_eq(p.error, errno_code(error == EINTR ? EAGAIN : error), "receive_exact's error");
         v.expect_eq(p.done, std::size_t{1000}, "done");
         v.expect(std::memcmp(buffer.data(), data.data(), 1000) == 0, "the first 1000 bytes");
@@ -596,7 +603,7 @@ TEST_P(InjectedIoError, ReceiveExactReportsExactProgressAndResumes) {
         if (::send(a.native_handle(), data.data() + 1000, rest, 0) != static_cast<ssize_t>(rest)) {
           return v.text() + "; send";
         }
-        p = receive_exact_from(b, std::span<std::byte>(buffer), p.done);
+        p = resume(b, in);
         v.expect_eq(p.error, std::error_code(), "resumed receive_exact");
         v.expect_eq(p.done, data.size(), "done after resuming");
         v.expect(buffer == data, "the bytes received");
@@ -630,14 +637,15 @@ TEST_P(InjectedIoError, ScatteredReceiveExactReportsExactProgressAndResumes) {
         const std::array<std::span<std::byte>, 3> parts = {
             whole.first(600), whole.subspan(600, 600), whole.subspan(1200)};
         const std::span<const std::span<std::byte>> buffers(parts);
-        progress p = receive_exact_from(b, buffers, 0);
+        sockpair::incoming_buffers in(buffers);
+        progress p = resume(b, in);
         v.expect_eq(p.error, errno_code(error == EINTR ? EAGAIN : error), "receive_exact's error");
         v.expect_eq(p.done, std::size_t{1000}, "done");
         const std::size_t rest = data.size() - 1000;
         if (::send(a.native_handle(), data.data() + 1000, rest, 0) != static_cast<ssize_t>(rest)) {
           return v.text() + "; send";
         }
-        p = receive_exact_from(b, buffers, p.done);
+        p = resume(b, in);
         v.expect_eq(p.error, std::error_code(), "resumed receive_exact");
         v.expect_eq(p.done, data.size(), "done after resuming");
         v.expect(buffer == data, "the bytes received");

@@ -53,9 +53,10 @@ void stream_io() {
   auto peeked = b.peek(head);
   check(peeked && peeked.value() == 5 && equal(head, "hello"), "peek");
   std::array<std::byte, 12> all{};
-  std::size_t done = 0;
-  check(b.receive_exact(all, done).has_value() && done == 12 && equal(all, "hello, world"),
-        "receive_exact");
+  sockpair::incoming into_all(all);
+  check(
+      b.receive_exact(into_all).has_value() && into_all.done() == 12 && equal(all, "hello, world"),
+      "receive_exact");
 
   std::array<std::byte, 3> x{};
   std::array<std::byte, 4> y{};

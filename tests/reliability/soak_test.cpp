@@ -180,10 +180,10 @@ void stream_exact(int id, clock_type::time_point deadline, tally& sent, tally& g
   checksum sum;
   for (std::uint64_t seq = 0;; ++seq) {
     header h{};
-    std::size_t done = 0;
-    auto r = in.receive_exact(std::as_writable_bytes(std::span(&h, 1)), done);
+    sockpair::incoming into_header(std::as_writable_bytes(std::span(&h, 1)));
+    auto r = in.receive_exact(into_header);
     if (!r) {
-      if (r.error() == sockpair::errc::unexpected_eof && done == 0) {
+      if (r.error() == sockpair::errc::unexpected_eof && into_header.done() == 0) {
         break;  // the sender shut down between messages
       }
       got.error = "receive_exact header: " + r.error().message();

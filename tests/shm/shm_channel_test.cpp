@@ -201,9 +201,9 @@ TEST(ShmChannel, BulkBytesCrossRecordBoundariesInAnyPieces) {
   ASSERT_TRUE(a && b);
   const auto data = pattern(42, (std::size_t{1} << 20) + 12345);
   std::thread writer([&, &a = a] {
-    std::size_t done = 0;
-    EXPECT_TRUE(a.write_bytes(data, done, watchdog));
-    EXPECT_EQ(done, data.size());
+    outgoing out(data);
+    EXPECT_TRUE(a.write_bytes(out, watchdog));
+    EXPECT_EQ(out.done(), data.size());
     a = shm_channel();  // then the end of the stream
   });
   std::vector<std::byte> got;

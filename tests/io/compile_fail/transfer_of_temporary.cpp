@@ -10,7 +10,7 @@ void f(sockpair::socket<sockpair::stream>& s) {
 #if defined(SOCKPAIR_POSITIVE_CONTROL)
   std::vector<std::byte> buffer(4);
   sockpair::incoming in(buffer);
-  sockpair::incoming view(std::span<std::byte>(buffer));  // a view borrows: fine
+  sockpair::incoming view{std::span<std::byte>(buffer)};  // a view borrows: fine
   static_cast<void>(s.receive_exact(in));
   static_cast<void>(s.receive_exact(view));
 #else
