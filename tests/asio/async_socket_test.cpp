@@ -677,6 +677,25 @@ TEST_F(AsyncSocket, AsyncSendWithFdsPassesCopies) {
   EXPECT_TRUE(same_file(got.value().fds[0].get(), read_end.get()));
 }
 
+TEST_F(AsyncSocket, CredentialsAttachedToAnAsyncSendArrive) {
+  net::io_context& io = fresh_io();
+  auto p = make_mixed<seqpacket>(io.get_executor());
+  ASSERT_TRUE(set_receive_credentials(p.sync, true));
+  const std::string data = "who";
+  std::optional<std::error_code> sent;
+  p.async.async_send_with_fds(as_bytes(data), std::span<const int>(),
+                              fd_send_options{.credentials = current_credentials()},
+                              [&](std::error_code ec, std::size_t) { sent = ec; });
+  io.run_for(watchdog);
+  ASSERT_TRUE(sent);
+  ASSERT_FALSE(*sent) << sent->message();
+  std::array<std::byte, 8> buffer{};
+  auto got = receive_with_fds<1>(p.sync, buffer);
+  ASSERT_TRUE(got);
+  ASSERT_TRUE(got.value().credentials);
+  EXPECT_EQ(*got.value().credentials, current_credentials());
+}
+
 // Cancellations land at every point of a stream of descriptor-carrying messages: each message
 // is received exactly once (by a completion or by the final drain), and afterwards exactly the
 // descriptors open before are open.
