@@ -23,7 +23,8 @@
 //   buffer has its descriptors closed too and fails with `errc::message_truncated`. Either
 //   way the bytes were consumed.
 // - Credentials (SO_PEERCRED, SCM_CREDENTIALS) are Linux only; on other systems those
-//   functions are not declared. Over TIPC nothing here compiles: only AF_UNIX carries
+//   functions are not declared, but `peer_credentials` (macOS and the BSDs: LOCAL_PEERCRED,
+//   LOCAL_PEERPID, getpeereid; untested). Over TIPC nothing here compiles: only AF_UNIX carries
 //   descriptors.
 #pragma once
 
@@ -41,6 +42,10 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
+#if defined(__APPLE__) || defined(__FreeBSD__)
+#include <sys/ucred.h>  // struct xucred (LOCAL_PEERCRED)
+#include <sys/un.h>     // LOCAL_PEERCRED, LOCAL_PEERPID
+#endif
 
 #include <array>
 #include <cerrno>
@@ -140,6 +145,41 @@ template <socket_type Type, carries_ancillary_data Domain>
                                                   bool accept) noexcept {
   return detail::set_new_int_option(sock.native_handle(), SOL_SOCKET, detail::so_passrights,
                                     accept ? 1 : 0);
+}
+#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__) || defined(__NetBSD__) || \
+    defined(__DragonFly__)
+/// The effective ids of the other end's creator, by the system's own mechanism, behind the
+/// same `credentials` type: LOCAL_PEERCRED (`struct xucred`: uid and first group) on macOS
+/// and FreeBSD, with the pid from LOCAL_PEERPID on macOS; getpeereid(3) on the other BSDs.
+/// `pid` is 0 where the system does not report it. UNTESTED: only Linux is built and tested
+/// here; this code is compiled only on those systems.
+template <socket_type Type, carries_ancillary_data Domain>
+[[nodiscard]] result<credentials> peer_credentials(const socket<Type, Domain>& sock) noexcept {
+  credentials out{};
+#if defined(LOCAL_PEERCRED) && defined(XUCRED_VERSION)
+  ::xucred peer{};
+  socklen_t size = sizeof peer;
+  if (::getsockopt(sock.native_handle(), 0 /* SOL_LOCAL */, LOCAL_PEERCRED, &peer, &size) != 0) {
+    return last_errno_code();
+  }
+  if (peer.cr_version != XUCRED_VERSION) {
+    return errno_code(EINVAL);
+  }
+  out.uid = peer.cr_uid;
+  out.gid = peer.cr_ngroups > 0 ? peer.cr_groups[0] : static_cast<gid_t>(-1);
+#if defined(LOCAL_PEERPID)
+  pid_t pid = 0;
+  size = sizeof pid;
+  if (::getsockopt(sock.native_handle(), 0 /* SOL_LOCAL */, LOCAL_PEERPID, &pid, &size) == 0) {
+    out.pid = pid;
+  }
+#endif
+#else
+  if (::getpeereid(sock.native_handle(), &out.uid, &out.gid) != 0) {
+    return last_errno_code();
+  }
+#endif
+  return out;
 }
 #endif
 
