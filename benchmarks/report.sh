@@ -10,7 +10,8 @@ library=$(realpath "$4")
 asio=$(realpath "$5")
 async_asio=$(realpath "$6")
 async_library=$(realpath "$7")
-shift 7
+raw_checked=$(realpath "$8")
+shift 8
 if [[ -z "${BUILD_WORKSPACE_DIRECTORY:-}" ]]; then
   echo "report: run me with 'bazel run -c opt //benchmarks:report'" >&2
   exit 2
@@ -18,5 +19,5 @@ fi
 cd "$BUILD_WORKSPACE_DIRECTORY"
 # Debian's python3 has matplotlib; a python3 earlier on PATH (pyenv, say) may not.
 exec /usr/bin/python3 "$script" --suite "$suite" --instructions "raw=$raw" \
-  --instructions "sockpair=$library" --instructions "asio=$asio" \
+  --instructions "raw_checked=$raw_checked" --instructions "sockpair=$library" --instructions "asio=$asio" \
   --instructions "asio=$async_asio" --instructions "sockpair=$async_library" "$@"

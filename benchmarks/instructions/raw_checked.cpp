@@ -1,0 +1,120 @@
+// Copyright the socketpair authors. SPDX-License-Identifier: MIT
+//
+// The raw path held to the library's contract: as raw.cpp, but each receive is a recvmsg(2)
+// with room for the control data the kernel may add unasked and a check for descriptors that
+// came with the bytes (closed, and the receive failed), as a careful hand-written program that
+// must not lose descriptors silently needs. recv(2), raw.cpp's call, drops them without a
+// word. See driver.hpp.
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+
+#include "benchmarks/instructions/driver.hpp"
+#include "benchmarks/raw_fd_passing.hpp"
+
+BENCH_MEASURED bool measured_send_some(int& socket, const std::byte* data, std::size_t size) {
+  ssize_t n = -1;
+  do {
+    n = ::send(socket, data, size, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  return n == static_cast<ssize_t>(size);
+}
+
+[[gnu::noinline, gnu::cold]] static void close_fds(msghdr& m) {
+  for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      const std::size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (std::size_t i = 0; i < n; ++i) {
+        int fd;
+        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+        ::close(fd);
+      }
+    }
+  }
+}
+static inline ssize_t recv_checked(int socket, std::byte* data, std::size_t size, bool& lost) {
+  alignas(cmsghdr) std::byte control[424];
+  iovec iov{data, size};
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = control;
+  m.msg_controllen = sizeof control;
+  const ssize_t n = ::recvmsg(socket, &m, MSG_CMSG_CLOEXEC);
+  if (n >= 0 && (m.msg_controllen != 0 || (m.msg_flags & MSG_CTRUNC) != 0)) [[unlikely]] {
+    close_fds(m);
+    lost = true;
+  }
+  return n;
+}
+BENCH_MEASURED bool measured_receive_some(int& socket, std::byte* data, std::size_t size) {
+  ssize_t n = -1;
+  bool lost = false;
+  do {
+    n = recv_checked(socket, data, size, lost);
+  } while (n < 0 && errno == EINTR);
+  return !lost && n == static_cast<ssize_t>(size);
+}
+
+BENCH_MEASURED bool measured_send_all(int& socket, const std::byte* data, std::size_t size) {
+  std::size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::send(socket, data + done, size - done, MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return false;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+BENCH_MEASURED bool measured_receive_exact(int& socket, std::byte* data, std::size_t size) {
+  std::size_t done = 0;
+  while (done < size) {
+    bool lost = false;
+    const ssize_t n = recv_checked(socket, data + done, size - done, lost);
+    if (lost) {
+      return false;
+    }
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return false;
+    }
+    if (n == 0) {
+      return false;  // EOF before `size` bytes
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+static_assert(bench::instructions::max_fds <= bench::raw_max_fds);
+
+BENCH_MEASURED bool measured_pass_fds(int& sender, int& receiver, int fd, std::size_t count) {
+  return bench::raw_pass_fds(sender, receiver, fd, count);
+}
+
+int main(int argc, char** argv) {
+  std::array<int, 2> fds{};
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds.data()) != 0) {
+    return 1;
+  }
+  const bench::instructions::path<int> calls{"raw_checked",          measured_send_some,
+                                             measured_receive_some,  measured_send_all,
+                                             measured_receive_exact, measured_pass_fds};
+  const int status = bench::instructions::drive(argc, argv, calls, fds[0], fds[1]);
+  ::close(fds[0]);
+  ::close(fds[1]);
+  return status;
+}
