@@ -28,7 +28,6 @@
 #include <socketpair/socket.hpp>
 #include <socketpair/tags.hpp>
 
-#include <limits.h>
 #include <poll.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -37,6 +36,7 @@
 #include <array>
 #include <bit>
 #include <cerrno>
+#include <climits>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>

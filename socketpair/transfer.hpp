@@ -65,6 +65,8 @@ class transfer {
                 "sockpair::transfer: outgoing, incoming, outgoing_buffers or incoming_buffers");
 
  public:
+  // The constraints keep these from ever taking a transfer (they hide no copy or move).
+  // NOLINTBEGIN(bugprone-forwarding-reference-overload)
   /// To send: any byte range that outlives the transfer (a named container, or a view such as
   /// std::span or std::string_view). A temporary container is refused: the transfer would
   /// point into storage that dies at the end of the statement.
@@ -83,6 +85,7 @@ class transfer {
   template <detail::lasting_buffers<Bytes> R>
   requires multiple explicit transfer(R&& buffers) noexcept
       : bytes_(buffers), size_(total(bytes_)) {}
+  // NOLINTEND(bugprone-forwarding-reference-overload)
 
   transfer(transfer&&) noexcept = default;
   transfer& operator=(transfer&&) noexcept = default;

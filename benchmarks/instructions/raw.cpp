@@ -2,8 +2,15 @@
 //
 // The raw path: send(2)/recv(2) on a socketpair(2), with the EINTR retries and short-count
 // loops a careful hand-written program has. See driver.hpp.
+//
+// Built a second time with BENCH_RAW_CHECKED (instructions_raw_checked): the same loops held
+// to the library's contract, each receive a recvmsg(2) with room for the control data the
+// kernel may add unasked and a check for descriptors that came with the bytes (closed, and
+// the receive failed), as a careful program that must not lose descriptors silently needs.
+// recv(2) drops them without a word.
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <array>
@@ -22,12 +29,56 @@ BENCH_MEASURED bool measured_send_some(int& socket, const std::byte* data, std::
   return n == static_cast<ssize_t>(size);
 }
 
+#if defined(BENCH_RAW_CHECKED)
+namespace {
+[[gnu::noinline, gnu::cold]] void close_received_fds(msghdr& m) {
+  for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      const std::size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (std::size_t i = 0; i < n; ++i) {
+        int fd = -1;
+        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+        ::close(fd);
+      }
+    }
+  }
+}
+
+// One receive that does not lose descriptors silently: `lost` when some came (closed).
+inline ssize_t receive_one(int socket, std::byte* data, std::size_t size, bool& lost) {
+  // The library's room for unsolicited control data; the kernel writes it, so no zeroing.
+  alignas(cmsghdr) std::array<std::byte, 424> control;  // NOLINT(*-member-init)
+  iovec iov{data, size};
+  msghdr m{};
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = control.data();
+  m.msg_controllen = control.size();
+  const ssize_t n = ::recvmsg(socket, &m, MSG_CMSG_CLOEXEC);
+  if (n >= 0 && (m.msg_controllen != 0 || (m.msg_flags & MSG_CTRUNC) != 0)) [[unlikely]] {
+    close_received_fds(m);
+    lost = true;
+  }
+  return n;
+}
+}  // namespace
+constexpr const char* path_name = "raw_checked";
+#else
+namespace {
+inline ssize_t receive_one(int socket, std::byte* data, std::size_t size, bool& /*lost*/) {
+  return ::recv(socket, data, size, 0);
+}
+}  // namespace
+constexpr const char* path_name = "raw";
+#endif
+
 BENCH_MEASURED bool measured_receive_some(int& socket, std::byte* data, std::size_t size) {
   ssize_t n = -1;
+  bool lost = false;
   do {
-    n = ::recv(socket, data, size, 0);
+    n = receive_one(socket, data, size, lost);
   } while (n < 0 && errno == EINTR);
-  return n == static_cast<ssize_t>(size);
+  return !lost && n == static_cast<ssize_t>(size);
 }
 
 BENCH_MEASURED bool measured_send_all(int& socket, const std::byte* data, std::size_t size) {
@@ -48,7 +99,11 @@ BENCH_MEASURED bool measured_send_all(int& socket, const std::byte* data, std::s
 BENCH_MEASURED bool measured_receive_exact(int& socket, std::byte* data, std::size_t size) {
   std::size_t done = 0;
   while (done < size) {
-    const ssize_t n = ::recv(socket, data + done, size - done, 0);
+    bool lost = false;
+    const ssize_t n = receive_one(socket, data + done, size - done, lost);
+    if (lost) {
+      return false;
+    }
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -74,12 +129,9 @@ int main(int argc, char** argv) {
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds.data()) != 0) {
     return 1;
   }
-  const bench::instructions::path<int> calls{"raw",
-                                             measured_send_some,
-                                             measured_receive_some,
-                                             measured_send_all,
-                                             measured_receive_exact,
-                                             measured_pass_fds};
+  const bench::instructions::path<int> calls{
+      path_name,         measured_send_some,     measured_receive_some,
+      measured_send_all, measured_receive_exact, measured_pass_fds};
   const int status = bench::instructions::drive(argc, argv, calls, fds[0], fds[1]);
   ::close(fds[0]);
   ::close(fds[1]);

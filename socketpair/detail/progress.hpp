@@ -74,17 +74,9 @@ template <class One>
 [[nodiscard, gnu::noinline]] result<std::size_t> transfer_until(
     int fd, short events, deadline_time until, std::size_t total, std::size_t& done,
     std::error_code at_zero, One one) noexcept {
-  while (done < total) {
-    auto moved = once_until(fd, events, until, [&](int flags) { return one(done, flags); });
-    if (!moved) {
-      return moved.assume_error();
-    }
-    if (moved.assume_value() == 0) {
-      return at_zero;
-    }
-    done += moved.assume_value();
-  }
-  return done;
+  return transfer_all(total, done, at_zero, [&](std::size_t skip, int /*blocking*/) {
+    return once_until(fd, events, until, [&](int flags) { return one(skip, flags); });
+  });
 }
 
 }  // namespace sockpair::detail
