@@ -8,6 +8,11 @@
 // <thread> and <mutex> include). Everywhere else, <chrono>.
 #pragma once
 
+// <version> (tiny) first: __GLIBCXX__ is defined only once some libstdc++ header is in, and a
+// header whose first include is this one (deadline.hpp, included first by framing.hpp) would
+// otherwise have taken the full <chrono> (measured: the umbrella header 0.79 s -> 1.05 s).
+#include <version>
+
 #if defined(__GLIBCXX__) && __has_include(<bits/chrono.h>)
 #include <bits/chrono.h>
 #else
