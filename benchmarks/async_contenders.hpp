@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "benchmarks/asio.hpp"
+#include "benchmarks/raw_fd_passing.hpp"
 #include "benchmarks/support.hpp"
 
 namespace bench::async {
@@ -288,18 +289,7 @@ inline int receive_one_fd(int receiver) {
   if (n < 0) {
     return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
   }
-  std::size_t arrived = 0;
-  for (cmsghdr* h = CMSG_FIRSTHDR(&message); h != nullptr; h = CMSG_NXTHDR(&message, h)) {
-    if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) {
-      const std::size_t fds = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (std::size_t i = 0; i < fds; ++i) {
-        int received = -1;
-        std::memcpy(&received, CMSG_DATA(h) + i * sizeof(int), sizeof received);
-        ::close(received);
-      }
-      arrived += fds;
-    }
-  }
+  const std::size_t arrived = close_received_fds(message);
   return n == 1 && byte == 'x' && (message.msg_flags & MSG_CTRUNC) == 0 && arrived == 1 ? 1 : -1;
 }
 

@@ -19,6 +19,23 @@ namespace bench {
 /// The most descriptors one raw message carries here.
 inline constexpr std::size_t raw_max_fds = 16;
 
+/// Closes every descriptor an SCM_RIGHTS message of `received` carried; returns how many.
+[[gnu::always_inline]] inline std::size_t close_received_fds(msghdr& received) {
+  std::size_t arrived = 0;
+  for (cmsghdr* h = CMSG_FIRSTHDR(&received); h != nullptr; h = CMSG_NXTHDR(&received, h)) {
+    if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) {
+      const std::size_t fds = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (std::size_t i = 0; i < fds; ++i) {
+        int received_fd = -1;
+        std::memcpy(&received_fd, CMSG_DATA(h) + i * sizeof(int), sizeof received_fd);
+        ::close(received_fd);
+      }
+      arrived += fds;
+    }
+  }
+  return arrived;
+}
+
 /// Sends one 1-byte message carrying `count` (<= raw_max_fds) copies of `fd` from `sender`,
 /// receives it on `receiver` (close-on-exec on arrival) and closes what arrived; EINTR is
 /// retried. True when the byte and exactly `count` descriptors arrived, nothing cut off.
@@ -60,18 +77,7 @@ inline constexpr std::size_t raw_max_fds = 16;
   do {
     n = ::recvmsg(receiver, &received, MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
-  std::size_t arrived = 0;
-  for (cmsghdr* h = CMSG_FIRSTHDR(&received); h != nullptr; h = CMSG_NXTHDR(&received, h)) {
-    if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS) {
-      const std::size_t fds = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (std::size_t i = 0; i < fds; ++i) {
-        int received_fd = -1;
-        std::memcpy(&received_fd, CMSG_DATA(h) + i * sizeof(int), sizeof received_fd);
-        ::close(received_fd);
-      }
-      arrived += fds;
-    }
-  }
+  const std::size_t arrived = close_received_fds(received);
   return n == 1 && (received.msg_flags & MSG_CTRUNC) == 0 && received_byte == 'x' &&
          arrived == count;
 }

@@ -31,17 +31,9 @@ BENCH_MEASURED bool measured_send_some(int& socket, const std::byte* data, std::
 
 #if defined(BENCH_RAW_CHECKED)
 namespace {
-[[gnu::noinline, gnu::cold]] void close_received_fds(msghdr& m) {
-  for (cmsghdr* c = CMSG_FIRSTHDR(&m); c != nullptr; c = CMSG_NXTHDR(&m, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-      const std::size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (std::size_t i = 0; i < n; ++i) {
-        int fd = -1;
-        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-        ::close(fd);
-      }
-    }
-  }
+// Off the hot path, as the library keeps it: the loop inlined here costs 8 instructions a call.
+[[gnu::noinline, gnu::cold]] void discard_received_fds(msghdr& m) {
+  static_cast<void>(bench::close_received_fds(m));
 }
 
 // One receive that does not lose descriptors silently: `lost` when some came (closed).
@@ -56,7 +48,7 @@ inline ssize_t receive_one(int socket, std::byte* data, std::size_t size, bool& 
   m.msg_controllen = control.size();
   const ssize_t n = ::recvmsg(socket, &m, MSG_CMSG_CLOEXEC);
   if (n >= 0 && (m.msg_controllen != 0 || (m.msg_flags & MSG_CTRUNC) != 0)) [[unlikely]] {
-    close_received_fds(m);
+    discard_received_fds(m);
     lost = true;
   }
   return n;
