@@ -388,6 +388,54 @@ TEST(ShmChannel, ClosingAWriterPublishesWhatItBatched) {
   EXPECT_FALSE(end.value());
 }
 
+TEST(ShmChannel, AWriterAsleepForRoomIsWokenByTheNextReleaseEvenASmallOne) {
+  auto [a, b] = make_channels({.ring_size = 4096, .spin = 0ns});
+  ASSERT_TRUE(a && b);
+  const std::vector<std::byte> message(8);
+  std::size_t sent = 0;
+  while (a.send(message, deadline::passed())) {
+    ++sent;
+  }
+  ASSERT_GT(sent, 100U);
+  std::atomic<bool> done{false};
+  std::thread writer([&a = a, &message, &done] {
+    EXPECT_TRUE(a.send(message, watchdog));  // sleeps: the ring is full
+    done = true;
+  });
+  // Until the writer sleeps (its episode in the region): then one 16-byte release must wake it.
+  std::uint64_t* const asleep = detail::shm_word(
+      b.shared_region().data(), detail::shm_control_offset(0) + detail::shm_off_space_waiting);
+  while (detail::shm_load(asleep, std::memory_order_acquire) == 0) {
+    std::this_thread::yield();
+  }
+  std::vector<std::byte> buffer(8);
+  auto got = b.receive(buffer, watchdog);
+  ASSERT_TRUE(got && got.value());
+  writer.join();  // within the watchdog, or the send above fails
+  EXPECT_TRUE(done);
+}
+
+TEST(ShmChannel, MessagesOfEverySmallSizeArriveExactlyAcrossManyWraps) {
+  auto [a, b] = make_channels({.ring_size = 4096});
+  ASSERT_TRUE(a && b);
+  std::vector<std::byte> buffer(256);
+  for (std::uint64_t n = 0; n < 2000; ++n) {
+    const std::size_t size = n % 131;
+    const auto how = n % 3 == 0 ? shm_publish::now : shm_publish::batched;
+    ASSERT_TRUE(a.send(pattern(n, size), watchdog, how)) << n;
+    if (n % 5 == 4) {
+      ASSERT_TRUE(a.flush());
+      for (std::uint64_t m = n - 4; m <= n; ++m) {
+        auto got = b.receive(buffer, watchdog);
+        ASSERT_TRUE(got && got.value()) << m;
+        EXPECT_EQ(std::vector<std::byte>(buffer.begin(), buffer.begin() + *got.value()),
+                  pattern(m, m % 131))
+            << m;
+      }
+    }
+  }
+}
+
 TEST(ShmChannel, AMovedFromChannelIsEmptyAndFailsWithEbadf) {
   auto [a, b] = make_channels();
   ASSERT_TRUE(a && b);
