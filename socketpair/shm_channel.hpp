@@ -320,9 +320,29 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
   [[nodiscard]] result<void> send(std::span<const std::byte> message,
                                   deadline until = deadline::never(),
                                   shm_publish how = shm_publish::now) noexcept {
-    BOOST_OUTCOME_TRY(auto room, reserve(message.size(), until));
-    detail::shm_copy(room.data(), message.data(), message.size());
-    return commit(message.size(), how);
+    // The common case, without a reservation: a record that fits before the ring's end in the
+    // room last seen free. (An empty channel has a ring of 0 bytes and never gets here.)
+    const std::size_t size = message.size();
+    const std::uint64_t head = w_.head;
+    const std::size_t at = static_cast<std::size_t>(head) & mask_;
+    if (size <= max_payload_ && !w_.failure) [[likely]] {
+      const std::size_t need = detail::shm_record_size(size);
+      if (head + need - w_.tail <= ring_size_ && need <= ring_size_ - at) [[likely]] {
+        std::byte* const record = out_ring_ + at;
+        if (head + need + prefetch_distance - w_.tail <= ring_size_) {
+          __builtin_prefetch(out_ring_ + ((at + prefetch_distance) & mask_), 1);
+        }
+        detail::shm_copy(record + detail::shm_record_header, message.data(), size);
+        detail::shm_store_length(record, static_cast<std::uint32_t>(size));
+        w_.has_reservation = false;  // a send abandons a reservation, as a reserve would
+        w_.head = head + need;
+        if (how == shm_publish::batched && w_.head - w_.published < publish_batch_) [[likely]] {
+          return success();
+        }
+        return publish();
+      }
+    }
+    return send_slowly(message, until, how);
   }
 
   /// Publishes every message committed with `shm_publish::batched` and not published yet, as
@@ -587,8 +607,17 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
     socket_.reset();
   }
 
+  // `send` when the fast path in it does not apply: room must be waited for, the record must
+  // wrap, the message is too large, the channel failed or is empty.
+  [[gnu::noinline]] result<void> send_slowly(std::span<const std::byte> message, deadline until,
+                                             shm_publish how) noexcept {
+    BOOST_OUTCOME_TRY(auto room, reserve(message.size(), until));
+    detail::shm_copy(room.data(), message.data(), message.size());
+    return commit(message.size(), how);
+  }
+
   // Publishes the head (seq_cst: see sleep_until) and wakes the peer's reader if it sleeps.
-  result<void> publish() noexcept {
+  [[gnu::noinline]] result<void> publish() noexcept {
     w_.published = w_.head;
     detail::shm_store(out_head_, w_.head, std::memory_order_seq_cst);
     return wake_if_waiting(out_data_waiting_, w_.last_data_bell, data_bell_.get());
@@ -817,6 +846,35 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
   // gone and its last committed record was consumed) or, with `stop_if_none`, when the
   // deadline passes with nothing there.
   result<bool> next_record(deadline until, bool stop_if_none = false) noexcept {
+    // The common case: a message record already known to be published (no shared index
+    // read). A failed reader has r_.head == r_.tail, and so has an empty channel.
+    if (r_.head != r_.tail && r_.partial == 0 && take_message()) [[likely]] {
+      return true;
+    }
+    return next_record_slowly(until, stop_if_none);
+  }
+
+  // Takes the record at r_.tail if it is a message, in bounds: true. false for anything else
+  // (a wrap marker, a violation), which next_record_slowly reads again and decides on.
+  bool take_message() noexcept {
+    const std::size_t at = static_cast<std::size_t>(r_.tail) & mask_;
+    const std::uint32_t length = detail::shm_load_length(in_ring_ + at);
+    const std::size_t record = detail::shm_record_size(length);
+    const std::uint64_t available = r_.head - r_.tail;
+    // The wrap marker is larger than any payload: one test for both.
+    if (length > max_payload_ || record > available || record > ring_size_ - at) [[unlikely]] {
+      return false;
+    }
+    r_.at = at;
+    r_.length = length;
+    r_.record = record;
+    if (available > prefetch_distance + record) {
+      __builtin_prefetch(in_ring_ + ((at + prefetch_distance) & mask_));
+    }
+    return true;
+  }
+
+  [[gnu::noinline]] result<bool> next_record_slowly(deadline until, bool stop_if_none) noexcept {
     if (in_ring_ == nullptr) [[unlikely]] {
       return errno_code(EBADF);
     }
@@ -896,6 +954,7 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
   }
 
   std::error_code violated_reader() noexcept {
+    r_.head = r_.tail;  // off the fast path of next_record, which does not look at failure
     r_.failure = make_error_code(errc::peer_protocol_violation);
     return r_.failure;
   }
