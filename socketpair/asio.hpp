@@ -13,13 +13,19 @@
 // includes Asio (Boost 1.81, header-only; Bazel target //socketpair:asio). docs/async.md has
 // the contract of every operation on cancellation, timeout, end of stream and truncation.
 //
-// How it works: the end owns its descriptor and sets it non-blocking; Asio's reactor (a
-// `posix::basic_stream_descriptor` assigned the same descriptor) is used for readiness waits
-// only. Every byte moves through the library's own non-blocking calls, so each operation has
-// exactly the synchronous call's semantics: an operation first tries its call; if the call
-// would block (EAGAIN), it waits for readiness and tries again. A call that completes at once
-// completes the operation through a post to the I/O executor, never inside the initiating
-// function.
+// How it works: the end owns its descriptor and sets it non-blocking. Every byte moves through
+// the library's own non-blocking calls, so each operation has exactly the synchronous call's
+// semantics: an operation first tries its call; if the call would block (EAGAIN), it waits for
+// readiness and tries again. A call that completes at once completes the operation through
+// the I/O executor, never inside the initiating function. On Asio's reactor backends (epoll
+// on Linux, the default) each operation is a reactor operation, registered and run the way
+// Asio's own socket operations are (the descriptor registered once with the reactor, the call
+// tried speculatively at initiation, then made by the reactor on readiness; the operation's
+// memory from the handler's associated allocator). On the io_uring backend
+// (BOOST_ASIO_HAS_IO_URING_AS_DEFAULT), where there is no reactor to hand a call to, an
+// operation is a composed operation over readiness waits of a `posix::basic_stream_descriptor`
+// assigned the same descriptor. The `Executor` parameter (default `any_io_executor`) may be
+// a concrete one, e.g. `io_context::executor_type`, which saves the type erasure.
 //
 // Completion signatures are `void(std::error_code, T)` (readiness waits: `void(std::error_code)`),
 // with the same std::error_code values the synchronous calls return; a cancelled operation
@@ -61,6 +67,22 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
+#if !defined(BOOST_ASIO_HAS_IO_URING_AS_DEFAULT) && !defined(BOOST_ASIO_HAS_IOCP) && \
+    !defined(BOOST_ASIO_WINDOWS_RUNTIME)
+// Asio's reactor (epoll on Linux), driven directly as Asio's own descriptor service does.
+// NOLINTNEXTLINE(cppcoreguidelines-macro-usage): chooses code in #if, see below
+#define SOCKPAIR_ASIO_REACTOR 1
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/detail/fenced_block.hpp>
+#include <boost/asio/detail/handler_alloc_helpers.hpp>
+#include <boost/asio/detail/handler_cont_helpers.hpp>
+#include <boost/asio/detail/handler_work.hpp>
+#include <boost/asio/detail/reactor.hpp>
+#include <boost/asio/detail/reactor_op.hpp>
+#else
+// NOLINTNEXTLINE(cppcoreguidelines-macro-usage): as above
+#define SOCKPAIR_ASIO_REACTOR 0
+#endif
 #if defined(__SANITIZE_THREAD__) && defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
@@ -74,6 +96,7 @@
 #include <socketpair/tags.hpp>
 #include <socketpair/unique_fd.hpp>
 
+#include <atomic>
 #include <cerrno>
 #include <concepts>
 #include <cstddef>
@@ -103,6 +126,9 @@ using wait_type = net::posix::descriptor_base::wait_type;
 }
 
 [[nodiscard]] inline bool would_block(const std::error_code& ec) noexcept {
+  if (ec.category() == std::system_category()) {  // the library's errors: no virtual calls
+    return ec.value() == EAGAIN || ec.value() == EWOULDBLOCK;
+  }
   return ec == std::errc::operation_would_block || ec == std::errc::resource_unavailable_try_again;
 }
 
@@ -128,15 +154,15 @@ class one_call {
       error = got.assume_error();
       return true;
     }
-    value_ = std::move(got).assume_value();
+    value_.emplace(std::move(got).assume_value());
     return true;
   }
   [[nodiscard]] static bool progressed() noexcept { return false; }
-  [[nodiscard]] T take() noexcept { return std::move(value_); }
+  [[nodiscard]] T take() noexcept { return value_ ? std::move(*value_) : T{}; }
 
  private:
   Call call_;
-  T value_{};
+  std::optional<T> value_;  // empty until the call succeeds: cheap to move until then
 };
 
 template <wait_type Wait, class T, class Call>
@@ -317,6 +343,313 @@ class wait_op {
   bool started_ = false;
 };
 
+// A readiness wait as a step: finished as soon as it is tried (the reactor tries it only once
+// the descriptor is ready, since a wait is started without a speculative attempt).
+template <wait_type Wait>
+struct ready {
+  static constexpr wait_type wait = Wait;
+  using value_type = void;
+
+  bool operator()(std::error_code& /*error*/) const noexcept { return true; }
+  [[nodiscard]] static bool progressed() noexcept { return false; }
+};
+
+#if SOCKPAIR_ASIO_REACTOR
+
+using reactor = net::detail::reactor;
+
+// An operation's completion signature: void(std::error_code, T), void(std::error_code) for void.
+template <class T>
+struct signature_of {
+  using type = void(std::error_code, T);
+};
+template <>
+struct signature_of<void> {
+  using type = void(std::error_code);
+};
+
+[[nodiscard]] constexpr int reactor_op_type(wait_type wait) noexcept {
+  return wait == wait_type::wait_write ? reactor::write_op : reactor::read_op;
+}
+
+// What a completed operation hands to its handler, made before the operation's memory goes
+// back to the handler's allocator (Asio's binder2, for move-only values and std::error_code).
+template <class Handler, class T>
+struct completion {
+  Handler handler_;
+  std::error_code error_;
+  T value_;
+
+  void operator()() { std::move(handler_)(error_, std::move(value_)); }
+};
+
+template <class Handler>
+struct completion<Handler, void> {
+  Handler handler_;
+  std::error_code error_;
+
+  void operator()() { std::move(handler_)(error_); }
+};
+
+// Per-operation cancellation through the handler's slot, as Asio's reactor_op_cancellation:
+// the operation leaves the reactor's queue with operation_aborted. Terminal and partial always;
+// total only while nothing has moved (`narrow()`, called by the operation under the reactor's
+// lock for the descriptor, the moment a step reports progress).
+class reactor_cancellation {
+ public:
+  reactor_cancellation(reactor* owner, reactor::per_descriptor_data* data, int fd,
+                       int op_type) noexcept
+      : reactor_(owner), data_(data), fd_(fd), op_type_(op_type) {}
+
+  void operator()(net::cancellation_type_t type) {
+    auto accepted = net::cancellation_type::terminal | net::cancellation_type::partial;
+    if (!narrowed_.load(std::memory_order_acquire)) {
+      accepted = accepted | net::cancellation_type::total;
+    }
+    if ((type & accepted) != net::cancellation_type::none) {
+      reactor_->cancel_ops_by_key(fd_, *data_, op_type_, this);
+    }
+  }
+  void narrow() noexcept { narrowed_.store(true, std::memory_order_release); }
+
+ private:
+  reactor* reactor_;
+  reactor::per_descriptor_data* data_;
+  int fd_;
+  int op_type_;
+  std::atomic<bool> narrowed_{false};
+};
+
+// A step as a reactor operation, the shape of Asio's descriptor_read_op: the reactor runs
+// `do_perform` (the step: the library's non-blocking call) speculatively at the start and
+// again on each readiness event, under its lock for the descriptor; `do_complete` hands the
+// result to the handler through its associated executor. The memory comes from the
+// handler's associated allocator (Asio's recycling allocator by default).
+template <class Step, class Handler, class IoExecutor>
+class step_reactor_op : public net::detail::reactor_op {
+ public:
+  BOOST_ASIO_DEFINE_HANDLER_PTR(step_reactor_op);
+
+  step_reactor_op(Step&& step, Handler& handler, const IoExecutor& io_ex)
+      : reactor_op(boost::system::error_code(), &step_reactor_op::do_perform,
+                   &step_reactor_op::do_complete),
+        step_(std::move(step)),
+        handler_(std::move(handler)),
+        work_(handler_, io_ex) {}
+
+  void watch(reactor_cancellation* cancellation) noexcept {
+    cancellation_key_ = cancellation;
+    cancellation_ = cancellation;
+  }
+
+  static status do_perform(reactor_op* base) noexcept {
+    auto* op = static_cast<step_reactor_op*>(base);
+    if (op->step_(op->error_)) {
+      op->finished_ = true;
+      return done;
+    }
+    if (op->cancellation_ != nullptr && op->step_.progressed()) {
+      op->cancellation_->narrow();  // bytes moved: a cancellation now has reported effects
+    }
+    return not_done;
+  }
+
+  static void do_complete(void* owner, net::detail::operation* base,
+                          const boost::system::error_code& /*ec*/, std::size_t /*bytes*/) {
+    auto* op = static_cast<step_reactor_op*>(base);
+    ptr p = {std::addressof(op->handler_), op, op};
+    net::detail::handler_work<Handler, IoExecutor> work(std::move(op->work_));
+    // Not finished: cancelled or the end released (the reactor's operation_aborted), or the
+    // reactor failed or shut down; the step's progress is still reported.
+    std::error_code error = op->error_;
+    if (op->ec_) {
+      error = wait_error(op->ec_);
+    } else if (!op->finished_) {
+      error = errno_code(ECANCELED);
+    }
+    using value_type = typename Step::value_type;
+    if constexpr (std::is_void_v<value_type>) {
+      completion<Handler, void> done{std::move(op->handler_), error};
+      p.h = std::addressof(done.handler_);
+      p.reset();
+      if (owner != nullptr) {
+        const net::detail::fenced_block fence(net::detail::fenced_block::half);
+        work.complete(done, done.handler_);
+      }
+    } else {
+      completion<Handler, value_type> done{std::move(op->handler_), error, op->step_.take()};
+      p.h = std::addressof(done.handler_);
+      p.reset();
+      if (owner != nullptr) {
+        const net::detail::fenced_block fence(net::detail::fenced_block::half);
+        work.complete(done, done.handler_);
+      }
+    }
+  }
+
+ private:
+  Step step_;
+  Handler handler_;
+  net::detail::handler_work<Handler, IoExecutor> work_;
+  reactor_cancellation* cancellation_ = nullptr;
+  std::error_code error_;
+  bool finished_ = false;
+};
+
+// The end's registration with the reactor of its executor's context, as Asio's
+// reactive_descriptor_service keeps it: registered once (EPOLLIN|EPOLLOUT edge-triggered on
+// first need), each operation queued on it without touching epoll again.
+template <class Executor>
+class binding {
+ public:
+  explicit binding(const Executor& executor)
+      : executor_(executor),
+        reactor_(&net::use_service<reactor>(net::query(executor, net::execution::context))) {
+    reactor_->init_task();
+  }
+  binding(binding&& other) noexcept
+      : executor_(other.executor_), reactor_(other.reactor_), fd_(std::exchange(other.fd_, -1)) {
+    reactor_->move_descriptor(fd_, data_, other.data_);
+  }
+  binding& operator=(binding&& other) noexcept {
+    if (this != &other) {
+      release();
+      executor_ = other.executor_;
+      reactor_ = other.reactor_;
+      fd_ = std::exchange(other.fd_, -1);
+      reactor_->move_descriptor(fd_, data_, other.data_);
+    }
+    return *this;
+  }
+  binding(const binding&) = delete;
+  binding& operator=(const binding&) = delete;
+  ~binding() { release(); }
+
+  // NOLINTNEXTLINE(bugprone-exception-escape): only std::bad_alloc, which ends the program
+  [[nodiscard]] std::error_code assign(int fd) noexcept {
+    if (const int error = reactor_->register_descriptor(fd, data_); error != 0) {
+      return errno_code(error);
+    }
+    fd_ = fd;
+    return {};
+  }
+
+  // Unregisters (the descriptor stays open); operations still queued complete with
+  // operation_aborted.
+  void release() noexcept {
+    if (fd_ != -1) {
+      reactor_->deregister_descriptor(fd_, data_, false);
+      reactor_->cleanup_descriptor_data(data_);
+      fd_ = -1;
+    }
+  }
+
+  [[nodiscard]] std::error_code cancel() noexcept {
+    if (fd_ != -1) {
+      reactor_->cancel_ops(fd_, data_);
+    }
+    return {};
+  }
+
+  [[nodiscard]] const Executor& get_executor() const noexcept { return executor_; }
+
+  template <class Step, class Token>
+  auto start(Step step, Token&& token) {
+    return net::async_initiate<Token, typename signature_of<typename Step::value_type>::type>(
+        initiation{this}, token, std::move(step));
+  }
+
+ private:
+  struct initiation {
+    binding* self;
+
+    using executor_type = Executor;
+    [[nodiscard]] const executor_type& get_executor() const noexcept { return self->executor_; }
+
+    template <class Handler, class Step>
+    void operator()(Handler&& handler, Step step) const {
+      self->launch(handler, step);
+    }
+  };
+
+  // Allocates the operation (Asio's handler_ptr idiom: `p` frees it on every path until the
+  // reactor owns it) and starts it; `step` is moved from.
+  template <class Handler, class Step>
+  void launch(Handler& handler, Step& step) {
+    using handler_type = std::decay_t<Handler>;
+    using op = step_reactor_op<Step, handler_type, Executor>;
+    constexpr int op_type = reactor_op_type(Step::wait);
+    constexpr bool speculative = !std::is_void_v<typename Step::value_type>;
+    const bool is_continuation = boost_asio_handler_cont_helpers::is_continuation(handler);
+    auto slot = net::get_associated_cancellation_slot(handler);
+    typename op::ptr p = {std::addressof(handler), op::ptr::allocate(handler), nullptr};
+    // NOLINTNEXTLINE(cppcoreguidelines-owning-memory): `p` owns it, then the reactor
+    p.p = new (p.v) op(std::move(step), handler, executor_);
+    if (slot.is_connected()) {
+      p.p->watch(&slot.template emplace<reactor_cancellation>(reactor_, &data_, fd_, op_type));
+    }
+    reactor_->start_op(op_type, fd_, data_, p.p, is_continuation, speculative);
+    p.v = p.p = nullptr;
+  }
+
+  Executor executor_;
+  reactor* reactor_;
+  reactor::per_descriptor_data data_{};
+  int fd_ = -1;
+};
+
+#else  // !SOCKPAIR_ASIO_REACTOR
+
+// Asio's io_uring backend: readiness waits on a posix::basic_stream_descriptor assigned the
+// same descriptor, each operation a composed operation (step_op) over them.
+template <class Executor>
+class binding {
+  using descriptor_type = net::posix::basic_stream_descriptor<Executor>;
+
+ public:
+  explicit binding(const Executor& executor) : descriptor_(executor) {}
+  binding(binding&&) noexcept = default;
+  binding& operator=(binding&& other) noexcept {
+    if (this != &other) {
+      release();
+      descriptor_ = std::move(other.descriptor_);
+    }
+    return *this;
+  }
+  binding(const binding&) = delete;
+  binding& operator=(const binding&) = delete;
+  ~binding() { release(); }
+
+  [[nodiscard]] std::error_code assign(int fd) noexcept {
+    boost::system::error_code ec;
+    static_cast<void>(descriptor_.assign(fd, ec));
+    return ec ? wait_error(ec) : std::error_code();
+  }
+  void release() noexcept { static_cast<void>(descriptor_.release()); }
+  [[nodiscard]] std::error_code cancel() noexcept {
+    boost::system::error_code ec;
+    static_cast<void>(descriptor_.cancel(ec));
+    return ec ? wait_error(ec) : std::error_code();
+  }
+  [[nodiscard]] Executor get_executor() noexcept { return descriptor_.get_executor(); }
+
+  template <class Step, class Token>
+  auto start(Step step, Token&& token) {
+    if constexpr (std::is_void_v<typename Step::value_type>) {
+      return net::async_compose<Token, void(std::error_code)>(
+          wait_op<descriptor_type>(descriptor_, Step::wait), token, descriptor_);
+    } else {
+      return net::async_compose<Token, void(std::error_code, typename Step::value_type)>(
+          step_op<descriptor_type, Step>(descriptor_, std::move(step)), token, descriptor_);
+    }
+  }
+
+ private:
+  descriptor_type descriptor_;
+};
+
+#endif  // SOCKPAIR_ASIO_REACTOR
+
 template <class T>
 concept execution_context_like = std::derived_from<T, net::execution_context>;
 
@@ -330,7 +663,6 @@ template <socket_type Type, socket_domain Domain = unix_domain,
           class Executor = boost::asio::any_io_executor>
 requires pairable<Domain, Type>
 class async_socket {
-  using descriptor_type = boost::asio::posix::basic_stream_descriptor<Executor>;
   using wait_type = detail::wait_type;
 
  public:
@@ -357,10 +689,8 @@ class async_socket {
       return nonblocking.assume_error();
     }
     async_socket out(executor);
-    boost::system::error_code ec;
-    static_cast<void>(out.descriptor_.assign(end.native_handle(), ec));
-    if (ec) {
-      return detail::wait_error(ec);
+    if (auto error = out.io_.assign(end.native_handle())) {
+      return error;
     }
     out.end_ = std::move(end);
     return out;
@@ -375,11 +705,10 @@ class async_socket {
   }
 
   async_socket(async_socket&& other) noexcept
-      : end_(std::move(other.end_)), descriptor_(std::move(other.descriptor_)) {}
+      : end_(std::move(other.end_)), io_(std::move(other.io_)) {}
   async_socket& operator=(async_socket&& other) noexcept {
     if (this != &other) {
-      static_cast<void>(descriptor_.release());
-      descriptor_ = std::move(other.descriptor_);
+      io_ = std::move(other.io_);  // unregisters this end's descriptor before it closes
       end_ = std::move(other.end_);
     }
     return *this;
@@ -388,9 +717,9 @@ class async_socket {
   async_socket& operator=(const async_socket&) = delete;
 
   /// Closes the descriptor; operations waiting for readiness complete with operation_canceled.
-  ~async_socket() { static_cast<void>(descriptor_.release()); }
+  ~async_socket() { io_.release(); }
 
-  [[nodiscard]] executor_type get_executor() noexcept { return descriptor_.get_executor(); }
+  [[nodiscard]] executor_type get_executor() noexcept { return io_.get_executor(); }
 
   /// The synchronous end (non-blocking): its calls return EAGAIN where these would wait.
   /// A `frame_reader`/`frame_writer` for `async_read_frame`/`async_write_frame` borrows it,
@@ -404,17 +733,15 @@ class async_socket {
   /// Unbinds the end from the executor and hands it back (still non-blocking); pending
   /// operations complete with operation_canceled, having moved nothing more.
   [[nodiscard]] next_layer_type release() noexcept {
-    static_cast<void>(descriptor_.release());
+    io_.release();
     return std::move(end_);
   }
 
   /// Cancels every pending operation of this end (each completes with operation_canceled and
   /// its progress). Errors: the reactor's, none on Linux.
   [[nodiscard]] result<void> cancel() noexcept {
-    boost::system::error_code ec;
-    static_cast<void>(descriptor_.cancel(ec));
-    if (ec) {
-      return detail::wait_error(ec);
+    if (auto error = io_.cancel()) {
+      return error;
     }
     return success();
   }
@@ -622,26 +949,23 @@ class async_socket {
   /// `void(std::error_code)`.
   template <class Token = boost::asio::default_completion_token_t<Executor>>
   auto async_wait_readable(Token&& token = {}) {
-    return boost::asio::async_compose<Token, void(std::error_code)>(
-        detail::wait_op<descriptor_type>(descriptor_, wait_type::wait_read), token, descriptor_);
+    return io_.start(detail::ready<wait_type::wait_read>{}, std::forward<Token>(token));
   }
 
   /// Waits until a send would not block (a dead peer counts as ready).
   template <class Token = boost::asio::default_completion_token_t<Executor>>
   auto async_wait_writable(Token&& token = {}) {
-    return boost::asio::async_compose<Token, void(std::error_code)>(
-        detail::wait_op<descriptor_type>(descriptor_, wait_type::wait_write), token, descriptor_);
+    return io_.start(detail::ready<wait_type::wait_write>{}, std::forward<Token>(token));
   }
 
  private:
   static constexpr bool tipc = std::same_as<Domain, tipc_domain>;
 
-  explicit async_socket(const Executor& executor) : descriptor_(executor) {}
+  explicit async_socket(const Executor& executor) : io_(executor) {}
 
   template <class Step, class Token>
   auto start(Step step, Token&& token) {
-    return boost::asio::async_compose<Token, void(std::error_code, typename Step::value_type)>(
-        detail::step_op<descriptor_type, Step>(descriptor_, std::move(step)), token, descriptor_);
+    return io_.start(std::move(step), std::forward<Token>(token));
   }
 
   template <class Token>
@@ -678,7 +1002,7 @@ class async_socket {
   }
 
   next_layer_type end_;
-  descriptor_type descriptor_;
+  detail::binding<Executor> io_;
 };
 
 }  // namespace sockpair::asio
