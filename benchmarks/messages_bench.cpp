@@ -18,6 +18,17 @@
 //   messages/shm_channel_batched/<size>             the same with `shm_publish::batched` and
 //                                                   one `flush()` per batch, as the framed
 //                                                   contenders flush once per batch
+//   messages/bare_spsc_ring/<size>                  the ceiling for the two above: a ring of
+//                                                   the same records and size in one
+//                                                   process's memory, with nothing the
+//                                                   channel adds (no validation, no results,
+//                                                   no sockets: release/acquire indices, the
+//                                                   head published per batch as
+//                                                   shm_channel_batched does, the tail per
+//                                                   message with a plain release store;
+//                                                   a sleeper woken once per ring/16 bytes;
+//                                                   waits spin 20 µs, then std::atomic::wait;
+//                                                   the end is a record of its own)
 //
 // Kernel default buffers everywhere. One iteration moves a batch of 4 MiB (at least 16
 // messages); its time runs from the writer's first call until the reader holds the batch's
@@ -37,9 +48,11 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <thread>
 #include <utility>
@@ -419,6 +432,150 @@ class shm_channel_messages {
   sockpair::shm_channel reader_;
 };
 
+// The ceiling: a single-producer, single-consumer ring and nothing else (see the top).
+// Indices are 32-bit byte counts (modulo 2^32, far more than the ring), so that
+// std::atomic::wait/notify use the futex on the word itself: a notify with no waiter is one
+// load.
+class bare_spsc_ring {
+ public:
+  static constexpr const char* name = "bare_spsc_ring";
+
+  explicit bare_spsc_ring(std::size_t size) : size_(size), message_(size, std::byte{0x5a}) {}
+
+  void write_batch(std::size_t count, std::uint64_t& sequence) {
+    for (std::size_t i = 0; i < count; ++i) {
+      stamp(message_, sequence++);
+      const std::size_t at = reserve(record_size(size_));
+      const auto length = static_cast<std::uint32_t>(size_);
+      std::memcpy(&ring_[at], &length, sizeof length);
+      std::memcpy(&ring_[at + header], message_.data(), size_);
+      head_ += static_cast<std::uint32_t>(record_size(size_));
+      if (head_ - published_ >= ring / 16) {
+        publish();
+      }
+    }
+    publish();
+  }
+
+  bool read_batch(std::size_t count, std::uint64_t& sequence) {
+    for (std::size_t i = 0; i < count;) {
+      while (tail_ == head_seen_) {
+        head_seen_ = shared_.head.load(std::memory_order_acquire);
+        if (head_seen_ == tail_) {
+          notify_tail();  // a writer asleep for room must not wait for a reader asleep for data
+          head_seen_ = wait_for_change(shared_.head, tail_);
+        }
+      }
+      const std::size_t at = tail_ & mask;
+      std::uint32_t length = 0;
+      std::memcpy(&length, &ring_[at], sizeof length);
+      if (length == end_marker) {
+        if (i == 0) {
+          return false;
+        }
+        fail("messages: end of stream inside a batch");
+      }
+      if (length == wrap_marker) {
+        tail_ += static_cast<std::uint32_t>(ring - at);
+      } else {
+        check_message(const_bytes(ring_).subspan(at + header, length), size_, sequence++);
+        tail_ += static_cast<std::uint32_t>(record_size(length));
+        ++i;
+      }
+      shared_.tail.store(tail_, std::memory_order_release);
+      if (tail_ - notified_ >= ring / 16) {
+        notify_tail();
+      }
+    }
+    return true;
+  }
+
+  // The end: a record of its own, as published as any other.
+  void end_writing() {
+    const std::size_t at = reserve(header);
+    std::memcpy(&ring_[at], &end_marker, sizeof end_marker);
+    head_ += header;
+    publish();
+  }
+
+ private:
+  static constexpr std::size_t ring = std::size_t{1} << 20;  // as shm_channel_messages
+  static constexpr std::size_t mask = ring - 1;
+  static constexpr std::size_t header = 8;
+  static constexpr std::uint32_t wrap_marker = 0xFFFF'FFFFU;
+  static constexpr std::uint32_t end_marker = 0xFFFF'FFFEU;
+  static constexpr std::size_t record_size(std::size_t payload) {
+    return (header + payload + 7) & ~std::size_t{7};
+  }
+
+  // Waits for room for a record of `need` bytes before the ring's end (writing a wrap marker
+  // if it must) and returns its offset.
+  std::size_t reserve(std::size_t need) {
+    std::size_t at = head_ & mask;
+    const std::size_t total = need <= ring - at ? need : ring - at + need;
+    while (head_ + total - tail_seen_ > ring) {
+      publish();
+      tail_seen_ = shared_.tail.load(std::memory_order_acquire);
+      if (head_ + total - tail_seen_ > ring) {
+        tail_seen_ = wait_for_change(shared_.tail, tail_seen_);
+      }
+    }
+    if (need > ring - at) {
+      std::memcpy(&ring_[at], &wrap_marker, sizeof wrap_marker);
+      head_ += static_cast<std::uint32_t>(ring - at);
+      at = 0;
+    }
+    return at;
+  }
+
+  // Wakes a writer asleep for room, once per sixteenth of the ring (the futex compares the
+  // word, so a writer that sleeps after the store above does not sleep past the next notify).
+  void notify_tail() {
+    if (notified_ != tail_) {
+      notified_ = tail_;
+      shared_.tail.notify_one();
+    }
+  }
+
+  void publish() {
+    if (published_ != head_) {
+      published_ = head_;
+      shared_.head.store(head_, std::memory_order_release);
+      shared_.head.notify_one();
+    }
+  }
+
+  // Spins up to 20 µs for `word` to differ from `old`, then sleeps in std::atomic::wait.
+  static std::uint32_t wait_for_change(std::atomic<std::uint32_t>& word, std::uint32_t old) {
+    const auto spin_end = std::chrono::steady_clock::now() + std::chrono::microseconds(20);
+    for (unsigned n = 1;; ++n) {
+      if (const std::uint32_t now = word.load(std::memory_order_acquire); now != old) {
+        return now;
+      }
+      if (n % 64 == 0 && std::chrono::steady_clock::now() >= spin_end) {
+        word.wait(old, std::memory_order_acquire);
+        return word.load(std::memory_order_acquire);
+      }
+    }
+  }
+
+  struct shared_words {
+    alignas(64) std::atomic<std::uint32_t> head{0};
+    alignas(64) std::atomic<std::uint32_t> tail{0};
+  };
+
+  std::size_t size_;
+  std::vector<std::byte> message_;
+  std::vector<std::byte> ring_ = std::vector<std::byte>(ring);
+  shared_words shared_;
+  alignas(64) std::uint32_t head_ = 0;  // the writer's
+  std::uint32_t published_ = 0;
+  std::uint32_t tail_seen_ = 0;
+  alignas(64) std::uint32_t tail_ = 0;  // the reader's
+  std::uint32_t head_seen_ = 0;
+  std::uint32_t notified_ = 0;
+};
+
 // ---- The harness ------------------------------------------------------------------------------
 
 template <class Contender>
@@ -483,6 +640,7 @@ void register_messages() {
   register_messages<framing_over_pipe>();
   register_messages<shm_channel_messages<sockpair::shm_publish::now>>();
   register_messages<shm_channel_messages<sockpair::shm_publish::batched>>();
+  register_messages<bare_spsc_ring>();
   return true;
 }();
 

@@ -64,8 +64,9 @@ CASE_DESCRIPTIONS = {
     "messages": "Small framed or batched messages (benchmarks/messages_bench.cpp); "
     "`shm_channel`: one `send` per message through shared memory, each published at once, "
     "read in place; `shm_channel_batched`: the same sent with `shm_publish::batched` and one "
-    "`flush()` per batch, as the framed contenders flush once per batch. "
-    "Messages per second; higher is better.",
+    "`flush()` per batch, as the framed contenders flush once per batch; `bare_spsc_ring`: the "
+    "ceiling for both, a ring of the same records with nothing the channel adds (no "
+    "validation, no results, no sockets). Messages per second; higher is better.",
     "latency_2cpu": "The latency case's round trip, 64 bytes, with the benchmark thread bound "
     "to CPU 0 and the echo thread to CPU 1 (benchmarks/shm_bench.cpp): the round trip between "
     "two CPUs, which the scheduler may otherwise avoid by putting both threads on one. Time "
@@ -625,9 +626,18 @@ def shm_targets(tables):
                         lines.append("- %s, 64 B messages per second, %s: %.2f x %s, "
                                      "target >= %.0f: %s." % (shm, where, r, ref, target,
                                                              verdict(r >= target)))
+            # The ceiling: a bare ring of the same records, nothing the channel adds.
+            bare = [(ref, table.ratio("bare_spsc_ring", ref, 64))
+                    for ref in ("sockpair_framed_stream", "pipe_write_per_message")]
+            share = table.ratio("shm_channel_batched", "bare_spsc_ring", 64)
+            if all(r is not None for _, r in bare) and share is not None:
+                lines.append("  - the ceiling, bare_spsc_ring (no validation, no results), "
+                             "%s: %s; shm_channel_batched reaches %.0f%% of it." % (
+                                 where, ", ".join("%.2f x %s" % (r, ref) for ref, r in bare),
+                                 share * 100))
             cpu = ["%s %.0f ns" % (c, table.cpu_ns_per_item[(c, 64)])
-                   for c in ("shm_channel_batched", "shm_channel", "sockpair_framed_stream",
-                             "pipe_write_per_message")
+                   for c in ("shm_channel_batched", "shm_channel", "bare_spsc_ring",
+                             "sockpair_framed_stream", "pipe_write_per_message")
                    if (c, 64) in table.cpu_ns_per_item]
             if cpu:
                 lines.append("  - CPU time per 64 B message (both threads, spinning included), "
