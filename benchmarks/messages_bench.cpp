@@ -30,6 +30,13 @@
 //                                                   waits spin 20 µs, then std::atomic::wait;
 //                                                   the end is a record of its own)
 //
+// And messages_2cpu/<contender>/64: the same 64-byte case for pipe_write_per_message,
+// sockpair_framed_stream, shm_channel, shm_channel_batched and bare_spsc_ring with the writer
+// (the benchmark thread) bound to CPU 0 and the reader to CPU 1, as latency_2cpu does: the
+// steady state of a producer and a consumer that run at the same time, which neither the
+// free case (the scheduler may put both on one CPU) nor the report's pinned one (both on
+// CPU 0) guarantees. Skipped (an error in the report) without CPUs 0 and 1.
+//
 // Kernel default buffers everywhere. One iteration moves a batch of 4 MiB (at least 16
 // messages); its time runs from the writer's first call until the reader holds the batch's
 // last message (manual time), so nothing still in a kernel or framing buffer counts as moved.
@@ -37,6 +44,7 @@
 // it varies far less than the wall-clock rate.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <socketpair/batch.hpp>
@@ -578,15 +586,23 @@ class bare_spsc_ring {
 
 // ---- The harness ------------------------------------------------------------------------------
 
-template <class Contender>
+template <class Contender, bool TwoCpus = false>
 void messages(benchmark::State& state) {
   const auto size = static_cast<std::size_t>(state.range(0));
   const std::size_t per_batch = std::max<std::size_t>(16, batch_bytes / size);
+  cpu_set_t allowed{};
+  if (TwoCpus && !may_use_cpus_0_and_1(allowed)) {
+    state.SkipWithError("messages_2cpu needs CPUs 0 and 1");
+    return;
+  }
   Contender channel(size);
 
   std::atomic<std::uint64_t> batches_read{0};
   std::atomic<std::int64_t> last_message_at{0};
   std::thread reader_thread([&] {
+    if (TwoCpus && !bind_to_cpu(1)) {
+      fail("messages_2cpu: sched_setaffinity(1)");
+    }
     std::uint64_t sequence = 0;
     for (std::uint64_t batch = 1;; ++batch) {
       if (!channel.read_batch(per_batch, sequence)) {
@@ -598,6 +614,9 @@ void messages(benchmark::State& state) {
     }
   });
 
+  if (TwoCpus && !bind_to_cpu(0)) {
+    fail("messages_2cpu: sched_setaffinity(0)");
+  }
   std::uint64_t sequence = 0;
   std::uint64_t batch = 0;
   for (auto _ : state) {
@@ -613,6 +632,9 @@ void messages(benchmark::State& state) {
   }
   channel.end_writing();
   reader_thread.join();
+  if (TwoCpus) {
+    ::sched_setaffinity(0, sizeof allowed, &allowed);  // the benchmark thread runs on
+  }
   const auto count =
       static_cast<std::int64_t>(state.iterations()) * static_cast<std::int64_t>(per_batch);
   state.SetItemsProcessed(count);
@@ -630,6 +652,16 @@ void register_messages() {
       ->Unit(benchmark::kMicrosecond);
 }
 
+template <class Contender>
+void register_messages_2cpu() {
+  benchmark::RegisterBenchmark(name("messages_2cpu", Contender::name).c_str(),
+                               messages<Contender, true>)
+      ->Arg(64)
+      ->UseManualTime()
+      ->MeasureProcessCPUTime()
+      ->Unit(benchmark::kMicrosecond);
+}
+
 // NOLINTNEXTLINE(cert-err58-cpp): registration runs before main, as Google Benchmark's own
 [[maybe_unused]] const bool registered = [] {
   std::signal(SIGPIPE, SIG_IGN);  // a pipe's writer must see EPIPE, not die, if its reader fails
@@ -641,6 +673,11 @@ void register_messages() {
   register_messages<shm_channel_messages<sockpair::shm_publish::now>>();
   register_messages<shm_channel_messages<sockpair::shm_publish::batched>>();
   register_messages<bare_spsc_ring>();
+  register_messages_2cpu<pipe_write_per_message>();
+  register_messages_2cpu<sockpair_framed_stream>();
+  register_messages_2cpu<shm_channel_messages<sockpair::shm_publish::now>>();
+  register_messages_2cpu<shm_channel_messages<sockpair::shm_publish::batched>>();
+  register_messages_2cpu<bare_spsc_ring>();
   return true;
 }();
 

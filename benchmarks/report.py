@@ -35,6 +35,7 @@ CASE_ORDER = [
     "throughput_stream_tuned",
     "messages",
     "transfer",
+    "messages_2cpu",
     "latency_2cpu",
     "async_latency",
     "async_messages",
@@ -67,6 +68,10 @@ CASE_DESCRIPTIONS = {
     "`flush()` per batch, as the framed contenders flush once per batch; `bare_spsc_ring`: the "
     "ceiling for both, a ring of the same records with nothing the channel adds (no "
     "validation, no results, no sockets). Messages per second; higher is better.",
+    "messages_2cpu": "The messages case at 64 bytes with the writer bound to CPU 0 and the "
+    "reader to CPU 1 (benchmarks/messages_bench.cpp): a producer and a consumer that run at the "
+    "same time, the steady state the shared-memory targets are about. Messages per second; "
+    "higher is better.",
     "latency_2cpu": "The latency case's round trip, 64 bytes, with the benchmark thread bound "
     "to CPU 0 and the echo thread to CPU 1 (benchmarks/shm_bench.cpp): the round trip between "
     "two CPUs, which the scheduler may otherwise avoid by putting both threads on one. Time "
@@ -105,6 +110,7 @@ CASE_METRICS = {
     "throughput_stream_tuned": ("bytes_per_second", "MB/s", 1e-6, True),
     "messages": ("items_per_second", "k msg/s", 1e-3, True),
     "transfer": ("bytes_per_second", "MB/s", 1e-6, True),
+    "messages_2cpu": ("items_per_second", "k msg/s", 1e-3, True),
     "latency_2cpu": ("real_time", "µs", 1e-3, False),
     "async_latency": ("cpu_time", "µs", 1e-3, False),
     "async_messages": ("items_per_second", "k msg/s", 1e-3, True),
@@ -611,37 +617,47 @@ def check_targets(tables, callgrind):
     return lines
 
 
+def shm_message_targets(table, where):
+    """The 64-byte message targets of one messages table (`where` names its mode)."""
+    lines = []
+    if not table:
+        return lines
+    for shm in ("shm_channel_batched", "shm_channel"):
+        for ref, target in (("sockpair_framed_stream", 4.0),
+                            ("pipe_write_per_message", 100.0)):
+            r = table.ratio(shm, ref, 64)
+            if r is not None:
+                lines.append("- %s, 64 B messages per second, %s: %.2f x %s, "
+                             "target >= %.0f: %s." % (shm, where, r, ref, target,
+                                                     verdict(r >= target)))
+    # The ceiling: a bare ring of the same records, nothing the channel adds.
+    bare = [(ref, table.ratio("bare_spsc_ring", ref, 64))
+            for ref in ("sockpair_framed_stream", "pipe_write_per_message")]
+    share = table.ratio("shm_channel_batched", "bare_spsc_ring", 64)
+    if all(r is not None for _, r in bare) and share is not None:
+        lines.append("  - the ceiling, bare_spsc_ring (no validation, no results), "
+                     "%s: %s; shm_channel_batched reaches %.0f%% of it." % (
+                         where, ", ".join("%.2f x %s" % (r, ref) for ref, r in bare),
+                         share * 100))
+    cpu = ["%s %.0f ns" % (c, table.cpu_ns_per_item[(c, 64)])
+           for c in ("shm_channel_batched", "shm_channel", "bare_spsc_ring",
+                     "sockpair_framed_stream", "pipe_write_per_message")
+           if (c, 64) in table.cpu_ns_per_item]
+    if cpu:
+        lines.append("  - CPU time per 64 B message (both threads, spinning included), "
+                     "%s: %s." % (where, ", ".join(cpu)))
+    return lines
+
+
 def shm_targets(tables):
     """The shm_channel targets: ratios within one run of each case."""
     lines = []
     for pinned in (False, True):
         where = "pinned" if pinned else "unpinned"
-        table = tables.get(("messages", pinned))
-        if table:
-            for shm in ("shm_channel_batched", "shm_channel"):
-                for ref, target in (("sockpair_framed_stream", 4.0),
-                                    ("pipe_write_per_message", 100.0)):
-                    r = table.ratio(shm, ref, 64)
-                    if r is not None:
-                        lines.append("- %s, 64 B messages per second, %s: %.2f x %s, "
-                                     "target >= %.0f: %s." % (shm, where, r, ref, target,
-                                                             verdict(r >= target)))
-            # The ceiling: a bare ring of the same records, nothing the channel adds.
-            bare = [(ref, table.ratio("bare_spsc_ring", ref, 64))
-                    for ref in ("sockpair_framed_stream", "pipe_write_per_message")]
-            share = table.ratio("shm_channel_batched", "bare_spsc_ring", 64)
-            if all(r is not None for _, r in bare) and share is not None:
-                lines.append("  - the ceiling, bare_spsc_ring (no validation, no results), "
-                             "%s: %s; shm_channel_batched reaches %.0f%% of it." % (
-                                 where, ", ".join("%.2f x %s" % (r, ref) for ref, r in bare),
-                                 share * 100))
-            cpu = ["%s %.0f ns" % (c, table.cpu_ns_per_item[(c, 64)])
-                   for c in ("shm_channel_batched", "shm_channel", "bare_spsc_ring",
-                             "sockpair_framed_stream", "pipe_write_per_message")
-                   if (c, 64) in table.cpu_ns_per_item]
-            if cpu:
-                lines.append("  - CPU time per 64 B message (both threads, spinning included), "
-                             "%s: %s." % (where, ", ".join(cpu)))
+        for case, label in (("messages", where), ("messages_2cpu", "two CPUs")):
+            if case == "messages_2cpu" and pinned:
+                continue
+            lines += shm_message_targets(tables.get((case, pinned)), label)
         for case in ("latency_2cpu", "latency"):
             table = tables.get((case, pinned))
             if not table:

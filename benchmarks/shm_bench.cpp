@@ -87,21 +87,11 @@ void register_transfer(const std::string& contender, int buffer_size) {
       ->Unit(benchmark::kMicrosecond);
 }
 
-// Binds the calling thread to `cpu`; false where it may not run there.
-bool bind_to_cpu(int cpu) {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(cpu, &set);
-  return ::sched_setaffinity(0, sizeof set, &set) == 0;
-}
-
 template <class Channel>
 void latency_2cpu(benchmark::State& state) {
   const auto size = static_cast<std::size_t>(state.range(0));
   cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0 || CPU_COUNT(&allowed) < 2 ||
-      !CPU_ISSET(0, &allowed) || !CPU_ISSET(1, &allowed)) {
+  if (!may_use_cpus_0_and_1(allowed)) {
     state.SkipWithError("latency_2cpu needs CPUs 0 and 1");
     return;
   }

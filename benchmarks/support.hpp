@@ -9,6 +9,7 @@
 // slow: it prints why and aborts the whole run, so no number from it reaches a report.
 #pragma once
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -65,6 +66,21 @@ class fd {
  private:
   int value_ = -1;
 };
+
+/// Binds the calling thread to `cpu`; false where it may not run there.
+inline bool bind_to_cpu(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return ::sched_setaffinity(0, sizeof set, &set) == 0;
+}
+
+/// The calling thread's CPUs, into `allowed`; true if CPUs 0 and 1 are among them.
+inline bool may_use_cpus_0_and_1(cpu_set_t& allowed) {
+  CPU_ZERO(&allowed);
+  return ::sched_getaffinity(0, sizeof allowed, &allowed) == 0 && CPU_COUNT(&allowed) >= 2 &&
+         CPU_ISSET(0, &allowed) && CPU_ISSET(1, &allowed);
+}
 
 /// Writes message number `sequence` into the head of `message` (as many bytes as fit, up to 8).
 inline void stamp(bytes message, std::uint64_t sequence) {
