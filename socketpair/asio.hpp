@@ -507,7 +507,9 @@ class binding {
         reactor_(&net::use_service<reactor>(net::query(executor, net::execution::context))) {
     reactor_->init_task();
   }
+  // The executor is copied, as Asio's I/O objects do: a moved-from end keeps a valid one.
   binding(binding&& other) noexcept
+      // NOLINTNEXTLINE(performance-move-constructor-init): see above
       : executor_(other.executor_), reactor_(other.reactor_), fd_(std::exchange(other.fd_, -1)) {
     reactor_->move_descriptor(fd_, data_, other.data_);
   }

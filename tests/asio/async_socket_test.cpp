@@ -162,6 +162,45 @@ TEST_F(AsyncSocket, ReleaseHandsTheEndBackOpen) {
   EXPECT_EQ(p.sync.receive(one).value(), 1U);
 }
 
+TEST_F(AsyncSocket, MoveAssignmentClosesTheOldEndAndBothEndsStillWork) {
+  net::io_context& io = fresh_io();
+  auto p = make_mixed<stream>(io.get_executor());
+  auto q = make_mixed<stream>(io.get_executor());
+  const int old_fd = p.async.native_handle();
+  p.async = std::move(q.async);
+  EXPECT_FALSE(is_open(old_fd));  // unregistered from the reactor, then closed
+  EXPECT_FALSE(q.async);          // NOLINT(bugprone-use-after-move): moved from, and empty
+  // A new end (most likely on the old descriptor's number) registers and works.
+  auto r = make_mixed<stream>(io.get_executor());
+  std::array<std::byte, 4> buffer{};
+  std::optional<std::size_t> got;
+  r.async.async_receive(buffer, [&](std::error_code ec, std::size_t n) {
+    EXPECT_FALSE(ec) << ec.message();
+    got = n;
+  });
+  const std::string ab = "ab";
+  std::optional<std::size_t> sent;
+  p.async.async_send(as_bytes(ab), [&](std::error_code ec, std::size_t n) {
+    EXPECT_FALSE(ec) << ec.message();
+    sent = n;
+  });
+  std::optional<std::error_code> on_empty;
+  // NOLINTNEXTLINE(bugprone-use-after-move): an operation on the empty end fails, later
+  q.async.async_send(as_bytes(ab), [&](std::error_code ec, std::size_t) { on_empty = ec; });
+  EXPECT_FALSE(on_empty);
+  ASSERT_TRUE(r.sync.send(as_bytes("cd")));
+  io.run_for(watchdog);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, 2U);
+  ASSERT_TRUE(sent);
+  EXPECT_EQ(*sent, 2U);
+  std::array<std::byte, 2> two{};
+  EXPECT_EQ(q.sync.receive(two).value(), 2U);  // p.async is now q's async end
+  EXPECT_EQ(two[1], std::byte{'b'});
+  ASSERT_TRUE(on_empty);
+  EXPECT_EQ(*on_empty, std::errc::bad_file_descriptor) << on_empty->message();
+}
+
 // ---- Completion --------------------------------------------------------------------------------
 
 TEST_F(AsyncSocket, AnOperationThatCompletesAtOnceNeverCompletesInsideTheCall) {
