@@ -42,8 +42,10 @@ void fd_passing_raw(benchmark::State& state) {
     fail("open(/dev/null)");
   }
 
+  std::array<int, max_descriptors> copies{};
+  copies.fill(passed.get());
   for (auto _ : state) {
-    if (!raw_pass_fds(sender.get(), receiver.get(), passed.get(), count)) {
+    if (!raw_pass_fds(sender.get(), receiver.get(), std::span<const int>(copies.data(), count))) {
       fail("sendmsg/recvmsg(SCM_RIGHTS)");
     }
   }

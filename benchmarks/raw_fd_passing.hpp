@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <span>
 
 namespace bench {
 
@@ -36,12 +37,13 @@ inline constexpr std::size_t raw_max_fds = 16;
   return arrived;
 }
 
-/// Sends one 1-byte message carrying `count` (<= raw_max_fds) copies of `fd` from `sender`,
-/// receives it on `receiver` (close-on-exec on arrival) and closes what arrived; EINTR is
-/// retried. True when the byte and exactly `count` descriptors arrived, nothing cut off.
-/// Always inlined, so that a measured caller counts exactly this code and no call.
-[[gnu::always_inline]] inline bool raw_pass_fds(int sender, int receiver, int fd,
-                                                std::size_t count) {
+/// Sends one 1-byte message carrying `fds` (at most raw_max_fds) from `sender`, receives it
+/// on `receiver` (close-on-exec on arrival) and closes what arrived; EINTR is retried. True
+/// when the byte and exactly `fds.size()` descriptors arrived, nothing cut off. Always
+/// inlined, so that a measured caller counts exactly this code and no call.
+[[gnu::always_inline]] inline bool raw_pass_fds(int sender, int receiver,
+                                                std::span<const int> fds) {
+  const std::size_t count = fds.size();
   constexpr std::size_t space = CMSG_SPACE(sizeof(int) * raw_max_fds);
   alignas(cmsghdr) std::array<char, space> control{};
   char byte = 'x';
@@ -56,7 +58,7 @@ inline constexpr std::size_t raw_max_fds = 16;
   header->cmsg_type = SCM_RIGHTS;
   header->cmsg_len = CMSG_LEN(sizeof(int) * count);
   for (std::size_t i = 0; i < count; ++i) {
-    std::memcpy(CMSG_DATA(header) + i * sizeof(int), &fd, sizeof fd);
+    std::memcpy(CMSG_DATA(header) + i * sizeof(int), &fds[i], sizeof(int));
   }
   ssize_t n = -1;
   do {

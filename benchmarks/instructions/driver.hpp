@@ -28,6 +28,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <span>
 #include <string_view>
 
 // A measured call: C linkage (its name is the same for every compiler), never inlined or
@@ -54,9 +55,10 @@ struct path {
   bool (*receive_some)(Endpoint&, std::byte*, std::size_t);
   bool (*send_all)(Endpoint&, const std::byte*, std::size_t);
   bool (*receive_exact)(Endpoint&, std::byte*, std::size_t);
-  /// Sends one byte with `count` copies of `fd` from `sender`, receives it at `receiver`,
-  /// closes what arrived; true when the byte and `count` descriptors arrived. May be null.
-  bool (*pass_fds)(Endpoint& sender, Endpoint& receiver, int fd, std::size_t count) = nullptr;
+  /// Sends one byte with `fds` from `sender`, receives it at `receiver`, closes what
+  /// arrived; true when the byte and `fds.size()` descriptors arrived. May be null. (The
+  /// descriptors come as a program holds them, in an array built once: as in the timed suite.)
+  bool (*pass_fds)(Endpoint& sender, Endpoint& receiver, std::span<const int> fds) = nullptr;
 };
 
 /// Mode fd1/fd16: N messages with descriptors. The lowest free descriptor must be the same
@@ -71,8 +73,11 @@ int drive_fds(long count, std::size_t fds, const path<Endpoint>& calls, Endpoint
   const int passed = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   const int lowest_free = ::dup(passed);
   ::close(lowest_free);
+  std::array<int, max_fds> copies{};
+  copies.fill(passed);
+  const std::span<const int> sent(copies.data(), fds);
   for (long i = 0; i < count; ++i) {
-    if (!calls.pass_fds(sender, receiver, passed, fds)) {
+    if (!calls.pass_fds(sender, receiver, sent)) {
       std::fprintf(stderr, "%s: message %ld or its %zu descriptors lost\n", calls.name, i, fds);
       return 1;
     }

@@ -112,8 +112,8 @@ BENCH_MEASURED bool measured_receive_exact(int& socket, std::byte* data, std::si
 
 static_assert(bench::instructions::max_fds <= bench::raw_max_fds);
 
-BENCH_MEASURED bool measured_pass_fds(int& sender, int& receiver, int fd, std::size_t count) {
-  return bench::raw_pass_fds(sender, receiver, fd, count);
+BENCH_MEASURED bool measured_pass_fds(int& sender, int& receiver, std::span<const int> fds) {
+  return bench::raw_pass_fds(sender, receiver, fds);
 }
 
 int main(int argc, char** argv) {

@@ -34,19 +34,17 @@ BENCH_MEASURED bool measured_receive_exact(end& socket, std::byte* data, std::si
   return socket.receive_exact(std::span<std::byte>(data, size)).has_value();
 }
 
-BENCH_MEASURED bool measured_pass_fds(end& sender, end& receiver, int fd, std::size_t count) {
-  std::array<int, bench::instructions::max_fds> fds{};
-  fds.fill(fd);
+BENCH_MEASURED bool measured_pass_fds(end& sender, end& receiver, std::span<const int> fds) {
   const std::byte byte{'x'};
-  const auto sent =
-      sockpair::send_with_fds(sender, std::span(&byte, 1), std::span<const int>(fds.data(), count));
+  const auto sent = sockpair::send_with_fds(sender, std::span(&byte, 1), fds);
   if (!sent || sent.value() != 1) {
     return false;
   }
   std::byte received_byte{};
   const auto got = sockpair::receive_with_fds<bench::instructions::max_fds>(
       receiver, std::span(&received_byte, 1));
-  return got && got.value().size == 1 && received_byte == byte && got.value().fds.size() == count;
+  return got && got.value().size == 1 && received_byte == byte &&
+         got.value().fds.size() == fds.size();
 }
 
 int main(int argc, char** argv) {
