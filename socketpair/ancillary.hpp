@@ -365,7 +365,7 @@ class inplace_fd_vector {
       // All that ~unique_fd would do, done here instead: the slot's storage is free from now
       // on, and a destructor need not run when nothing depends on it ([basic.life]).
       if (const int raw = fd->get(); raw >= 0) [[likely]] {
-        static_cast<void>(::close(raw));  // errors ignored, as ~unique_fd does
+        static_cast<void>(detail::sys::close(raw));  // errors ignored, as ~unique_fd does
       }
     }
   }

@@ -212,11 +212,10 @@ class socket {
   /// room until `until` and then fails with `std::errc::timed_out`, however the peer paces its
   /// reads. Other errors: the socket's (EPIPE once the peer is gone, ...).
   //
-  // With no deadline: one flat loop with EINTR handed to a cold function, `done` kept in a
-  // register and stored on every return: this compiles to what a hand-written send(2) loop
-  // compiles to. Calling `send()` here instead nests its EINTR loop and costs ~20 instructions
-  // per call; even `detail::send_restarting`, inlined here, costs 13 (its EINTR test is not
-  // merged with this loop's own), which is why the call is written out.
+  // With no deadline: one send(2) inline, made directly (detail/sys.hpp), and when it does not
+  // finish the transfer, the loop out of line (`send_all_rest`). A 64-byte send_all then costs
+  // fewer instructions than a hand-written send(2) loop through libc
+  // (//benchmarks:instruction_parity_test pins it).
   [[nodiscard, gnu::always_inline]] result<std::size_t> send_all(
       outgoing& out, deadline until = deadline::never()) noexcept
       requires(!Type::message_oriented) {
@@ -229,28 +228,18 @@ class socket {
                                                                flags);
                                     });
     }
-    std::size_t moved = done;
-    while (moved < data.size()) {
-      ssize_t n =
-          ::send(native_handle(), data.data() + moved, data.size() - moved, detail::no_sigpipe);
-      if (n <= 0) {
-        if (n < 0 && errno == EINTR) {
-          n = detail::finish_interrupted_send(native_handle(), data, moved, detail::no_sigpipe);
-        }
-        if (n <= 0) {
-          done = moved;
-          if (n == 0) {
-            // A send of at least one byte that moves nothing cannot happen; were it to, EIO
-            // (as the gathered form), not a spin.
-            return detail::io_error();
-          }
-          return last_errno_code();
-        }
+    const std::size_t left = data.size() - done;
+    if (left != 0) [[likely]] {
+      // The common case sends the rest in one call; a short count, a failure or a signal goes
+      // on out of line (a negative count, cast, is never `left`).
+      const long n =
+          detail::sys::send(native_handle(), data.data() + done, left, detail::no_sigpipe);
+      if (static_cast<std::size_t>(n) != left) [[unlikely]] {
+        return send_all_rest(out, n);
       }
-      moved += static_cast<std::size_t>(n);
+      done = data.size();
     }
-    done = moved;
-    return moved;
+    return data.size();
   }
 
   /// Stream: sends all of `data` (any byte range, in place), as the `outgoing` form; on
@@ -392,7 +381,7 @@ class socket {
   /// the bytes that carried them); the deadline, as `send_all` (`std::errc::timed_out`; with no
   /// deadline, `std::errc::operation_would_block` on a non-blocking socket); the socket's.
   //
-  // With no deadline, the same flat loop as `send_all` (see there for why).
+  // With no deadline, the same shape as `send_all`: one receive inline, the loop out of line.
   [[nodiscard, gnu::always_inline]] result<std::size_t> receive_exact(
       incoming& in, deadline until = deadline::never()) noexcept requires(!Type::message_oriented) {
     std::size_t& done = detail::transfer_access::done(in);
@@ -404,31 +393,19 @@ class socket {
                                       return receive_counting(buffer.subspan(skip), flags, done);
                                     });
     }
-    std::size_t moved = done;
-    detail::stream_receiver<!tipc> receiver(native_handle());
-    while (moved < buffer.size()) {
+    const std::size_t left = buffer.size() - done;
+    if (left != 0) [[likely]] {
+      // The common case fills the rest in one call; anything else goes on out of line (a
+      // negative count, cast, is never `left`).
       bool discarded = false;
-      const ssize_t n = receiver.receive(buffer.data() + moved, buffer.size() - moved, discarded);
-      if (n <= 0) {
-        done = moved;
-        if (n == 0) {
-          return detail::unexpected_eof_error();
-        }
-        if constexpr (tipc) {
-          if (detail::tipc_error_means_end(errno)) {
-            return detail::unexpected_eof_error();
-          }
-        }
-        return last_errno_code();
+      detail::stream_receiver<!tipc> receiver(native_handle());
+      const ssize_t n = receiver.receive(buffer.data() + done, left, discarded);
+      if (static_cast<std::size_t>(n) != left || discarded) [[unlikely]] {
+        return receive_exact_rest(in, n, discarded);
       }
-      moved += static_cast<std::size_t>(n);
-      if (discarded) [[unlikely]] {
-        done = moved;
-        return detail::descriptors_discarded_error();
-      }
+      done = buffer.size();
     }
-    done = moved;
-    return moved;
+    return buffer.size();
   }
 
   /// Stream: fills all of `buffer` (any writable byte range, in place), as the `incoming` form;
@@ -697,6 +674,75 @@ class socket {
                          std::size_t{0});
     }
     return detail::receive_some(native_handle(), buffer, flags);
+  }
+
+  // `send_all` after its first send(2) returned `first` (a count short of the rest, or the
+  // kernel's -errno): the loop a hand-written program has, EINTR handed to a cold function.
+  [[gnu::noinline]] result<std::size_t> send_all_rest(outgoing& out, long first) noexcept {
+    std::size_t& done = detail::transfer_access::done(out);
+    const std::span<const std::byte> data = out.bytes();
+    std::size_t moved = done;
+    long n = first;
+    for (;;) {
+      if (n <= 0) {
+        if (n < 0) {
+          n = detail::finish_failed_send(native_handle(), data, moved, detail::no_sigpipe, n);
+        }
+        if (n <= 0) {
+          done = moved;
+          if (n == 0) {
+            // A send of at least one byte that moves nothing cannot happen; were it to, EIO
+            // (as the gathered form), not a spin.
+            return detail::io_error();
+          }
+          return last_errno_code();
+        }
+      }
+      moved += static_cast<std::size_t>(n);
+      if (moved == data.size()) {
+        break;
+      }
+      n = detail::sys::send(native_handle(), data.data() + moved, data.size() - moved,
+                            detail::no_sigpipe);
+    }
+    done = moved;
+    return moved;
+  }
+
+  // `receive_exact` after its first receive returned `first` (-1 with errno set, 0, or a count
+  // short of the rest) or came with descriptors (`discarded`).
+  [[gnu::noinline]] result<std::size_t> receive_exact_rest(incoming& in, ssize_t first,
+                                                           bool discarded) noexcept {
+    std::size_t& done = detail::transfer_access::done(in);
+    const std::span<std::byte> buffer = in.bytes();
+    std::size_t moved = done;
+    ssize_t n = first;
+    detail::stream_receiver<!tipc> receiver(native_handle());
+    for (;;) {
+      if (n <= 0) {
+        done = moved;
+        if (n == 0) {
+          return detail::unexpected_eof_error();
+        }
+        if constexpr (tipc) {
+          if (detail::tipc_error_means_end(errno)) {
+            return detail::unexpected_eof_error();
+          }
+        }
+        return last_errno_code();
+      }
+      moved += static_cast<std::size_t>(n);
+      if (discarded) [[unlikely]] {
+        done = moved;
+        return detail::descriptors_discarded_error();
+      }
+      if (moved == buffer.size()) {
+        break;
+      }
+      n = receiver.receive(buffer.data() + moved, buffer.size() - moved, discarded);
+    }
+    done = moved;
+    return moved;
   }
 
   // Stream: one receive for a transfer; bytes that came with discarded descriptors still

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <socketpair/detail/config.hpp>
+#include <socketpair/detail/sys.hpp>
 #include <socketpair/result.hpp>
 
 #include <fcntl.h>
@@ -73,7 +74,7 @@ class unique_fd {
     if (fd_ >= 0) {
       // Linux releases the descriptor even when close(2) fails, EINTR included, so a
       // retry could close a descriptor another thread has just been given.
-      static_cast<void>(::close(fd_));
+      static_cast<void>(detail::sys::close(fd_));
     }
     fd_ = fd;
   }
@@ -83,10 +84,11 @@ class unique_fd {
   /// succeeds and does nothing.
   [[nodiscard]] result<void> close() noexcept {
     const int fd = release();
-    if (fd < 0 || ::close(fd) == 0) {
+    const int rc = fd < 0 ? 0 : detail::sys::close(fd);
+    if (rc == 0) {
       return success();
     }
-    return last_errno_code();
+    return errno_code(-rc);
   }
 
   friend constexpr void swap(unique_fd& a, unique_fd& b) noexcept {

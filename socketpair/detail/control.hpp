@@ -13,6 +13,7 @@
 
 #include <socketpair/detail/config.hpp>
 #include <socketpair/detail/sizes.hpp>
+#include <socketpair/detail/sys.hpp>
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -121,8 +122,8 @@ inline void for_each_received(const std::byte* raw, std::size_t count, F f) noex
 [[gnu::cold, gnu::noinline]] inline void close_received(const std::byte* raw,
                                                         std::size_t count) noexcept {
   for_each_received(raw, count, [](std::size_t, int fd) noexcept {
-    if (fd >= 0) {                     // (a pidfd the kernel could not make is a negative errno)
-      static_cast<void>(::close(fd));  // errors ignored, as unique_fd's destructor does
+    if (fd >= 0) {                        // (a pidfd the kernel could not make is a negative errno)
+      static_cast<void>(sys::close(fd));  // errors ignored, as unique_fd's destructor does
     }
   });
 }

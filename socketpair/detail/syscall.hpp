@@ -7,6 +7,7 @@
 #include <socketpair/detail/chrono.hpp>
 #include <socketpair/detail/config.hpp>
 #include <socketpair/detail/deadline.hpp>
+#include <socketpair/detail/sys.hpp>
 #include <socketpair/error.hpp>
 #include <socketpair/result.hpp>
 
@@ -85,91 +86,106 @@ template <class F>
   }
 }
 
-/// `finish_interrupted` for send(2) and recv(2) of `data[offset..]`. Hot loops call these with
+/// After send(2) or recv(2) of `data[offset..]` failed with `rc` (-errno): -1 with errno set,
+/// and after EINTR the call finished as `finish_interrupted` says. Hot loops call these with
 /// the values they hold anyway, and no lambda object in sight: anything computed for the
 /// cold path would be kept live across the hot loop's system call, costing stack traffic
 /// on every pass.
 template <class = void>  // instantiated on first use (see detail/io.hpp)
-[[gnu::cold, gnu::noinline]] ssize_t finish_interrupted_send(int fd,
-                                                             std::span<const std::byte> data,
-                                                             std::size_t offset,
-                                                             int flags) noexcept {
+[[gnu::cold, gnu::noinline]] ssize_t finish_failed_send(int fd, std::span<const std::byte> data,
+                                                        std::size_t offset, int flags,
+                                                        long rc) noexcept {
+  if (rc != -EINTR) {
+    return sys::as_libc(rc);
+  }
   const std::byte* const from = data.data() + offset;
   const std::size_t size = data.size() - offset;
-  return finish_interrupted(fd, POLLOUT,
-                            [=](int extra) { return ::send(fd, from, size, flags | extra); });
+  return finish_interrupted(fd, POLLOUT, [=](int extra) {
+    return sys::as_libc(sys::send(fd, from, size, flags | extra));
+  });
 }
 
 template <class = void>  // instantiated on first use (see detail/io.hpp)
-[[gnu::cold, gnu::noinline]] ssize_t finish_interrupted_receive(int fd, std::span<std::byte> data,
-                                                                std::size_t offset,
-                                                                int flags) noexcept {
+[[gnu::cold, gnu::noinline]] ssize_t finish_failed_receive(int fd, std::span<std::byte> data,
+                                                           std::size_t offset, int flags,
+                                                           long rc) noexcept {
+  if (rc != -EINTR) {
+    return sys::as_libc(rc);
+  }
   std::byte* const into = data.data() + offset;
   const std::size_t size = data.size() - offset;
-  return finish_interrupted(fd, POLLIN,
-                            [=](int extra) { return ::recv(fd, into, size, flags | extra); });
+  return finish_interrupted(fd, POLLIN, [=](int extra) {
+    return sys::as_libc(sys::recv(fd, into, size, flags | extra));
+  });
 }
 
-/// sendmsg(2) and recvmsg(2), with a signal handled as `finish_interrupted` says. (The cold
-/// path takes only what the caller holds anyway; see above.)
+/// The same for sendmsg(2) and recvmsg(2). (The cold path takes only what the caller holds
+/// anyway; see above.)
 template <class = void>  // instantiated on first use (see detail/io.hpp)
-[[gnu::cold, gnu::noinline]] ssize_t finish_interrupted_sendmsg(int fd, const msghdr* msg,
-                                                                int flags) noexcept {
-  return finish_interrupted(fd, POLLOUT,
-                            [=](int extra) { return ::sendmsg(fd, msg, flags | extra); });
+[[gnu::cold, gnu::noinline]] ssize_t finish_failed_sendmsg(int fd, const msghdr* msg, int flags,
+                                                           long rc) noexcept {
+  if (rc != -EINTR) {
+    return sys::as_libc(rc);
+  }
+  return finish_interrupted(
+      fd, POLLOUT, [=](int extra) { return sys::as_libc(sys::sendmsg(fd, msg, flags | extra)); });
 }
 
 template <class = void>  // instantiated on first use (see detail/io.hpp)
-[[gnu::cold, gnu::noinline]] ssize_t finish_interrupted_recvmsg(int fd, msghdr* msg,
-                                                                int flags) noexcept {
-  return finish_interrupted(fd, POLLIN,
-                            [=](int extra) { return ::recvmsg(fd, msg, flags | extra); });
+[[gnu::cold, gnu::noinline]] ssize_t finish_failed_recvmsg(int fd, msghdr* msg, int flags,
+                                                           long rc) noexcept {
+  if (rc != -EINTR) {
+    return sys::as_libc(rc);
+  }
+  return finish_interrupted(
+      fd, POLLIN, [=](int extra) { return sys::as_libc(sys::recvmsg(fd, msg, flags | extra)); });
 }
 
 /// send(2), recv(2), sendmsg(2) and recvmsg(2) as the library makes every blocking call:
-/// one system call, and after EINTR `finish_interrupted` (restarted, the socket's timeout
-/// still counting). send/recv take `data[offset..]`, so that a loop passes what it holds.
+/// one system call (detail/sys.hpp), and after EINTR `finish_interrupted` (restarted, the
+/// socket's timeout still counting). A count, or -1 with errno set (never EINTR). send/recv
+/// take `data[offset..]`, so that a loop passes what it holds.
 template <class = void>  // instantiated on first use (see detail/io.hpp)
 [[nodiscard, gnu::always_inline]] inline ssize_t send_restarting(int fd,
                                                                  std::span<const std::byte> data,
                                                                  std::size_t offset,
                                                                  int flags) noexcept {
-  const ssize_t n = ::send(fd, data.data() + offset, data.size() - offset, flags);
-  if (n < 0 && errno == EINTR) [[unlikely]] {
-    return finish_interrupted_send(fd, data, offset, flags);
+  const long rc = sys::send(fd, data.data() + offset, data.size() - offset, flags);
+  if (rc < 0) [[unlikely]] {
+    return finish_failed_send(fd, data, offset, flags, rc);
   }
-  return n;
+  return rc;
 }
 
 template <class = void>  // instantiated on first use (see detail/io.hpp)
 [[nodiscard, gnu::always_inline]] inline ssize_t recv_restarting(int fd, std::span<std::byte> data,
                                                                  std::size_t offset,
                                                                  int flags) noexcept {
-  const ssize_t n = ::recv(fd, data.data() + offset, data.size() - offset, flags);
-  if (n < 0 && errno == EINTR) [[unlikely]] {
-    return finish_interrupted_receive(fd, data, offset, flags);
+  const long rc = sys::recv(fd, data.data() + offset, data.size() - offset, flags);
+  if (rc < 0) [[unlikely]] {
+    return finish_failed_receive(fd, data, offset, flags, rc);
   }
-  return n;
+  return rc;
 }
 
 template <class = void>  // instantiated on first use (see detail/io.hpp)
 [[nodiscard, gnu::always_inline]] inline ssize_t sendmsg_restarting(int fd, const msghdr* msg,
                                                                     int flags) noexcept {
-  const ssize_t n = ::sendmsg(fd, msg, flags);
-  if (n < 0 && errno == EINTR) [[unlikely]] {
-    return finish_interrupted_sendmsg(fd, msg, flags);
+  const long rc = sys::sendmsg(fd, msg, flags);
+  if (rc < 0) [[unlikely]] {
+    return finish_failed_sendmsg(fd, msg, flags, rc);
   }
-  return n;
+  return rc;
 }
 
 template <class = void>  // instantiated on first use (see detail/io.hpp)
 [[nodiscard, gnu::always_inline]] inline ssize_t recvmsg_restarting(int fd, msghdr* msg,
                                                                     int flags) noexcept {
-  const ssize_t n = ::recvmsg(fd, msg, flags);
-  if (n < 0 && errno == EINTR) [[unlikely]] {
-    return finish_interrupted_recvmsg(fd, msg, flags);
+  const long rc = sys::recvmsg(fd, msg, flags);
+  if (rc < 0) [[unlikely]] {
+    return finish_failed_recvmsg(fd, msg, flags, rc);
   }
-  return n;
+  return rc;
 }
 
 /// Calls the socket call `f(0)` and, should a signal interrupt it, finishes it as
