@@ -31,15 +31,11 @@
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
     __has_feature(memory_sanitizer)
-#define SOCKPAIR_DETAIL_SANITIZED 1
+#define SOCKPAIR_DETAIL_SANITIZED
 #endif
 #endif
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SOCKPAIR_DETAIL_SANITIZED 1
-#endif
-
-#if defined(__linux__) && defined(__x86_64__) && !defined(SOCKPAIR_DETAIL_SANITIZED)
-#define SOCKPAIR_DETAIL_DIRECT_SYSCALLS 1
+#define SOCKPAIR_DETAIL_SANITIZED
 #endif
 
 namespace sockpair::detail::sys {
@@ -56,7 +52,7 @@ namespace sockpair::detail::sys {
   return rc;
 }
 
-#if defined(SOCKPAIR_DETAIL_DIRECT_SYSCALLS)
+#if defined(__linux__) && defined(__x86_64__) && !defined(SOCKPAIR_DETAIL_SANITIZED)
 /// Whether the calls below bypass libc (see above); tests read it.
 inline constexpr bool direct = true;
 
