@@ -23,6 +23,7 @@
 
 #include <socketpair/byte_range.hpp>
 #include <socketpair/detail/config.hpp>
+#include <socketpair/detail/sizes.hpp>
 
 #include <cstddef>
 #include <span>
@@ -84,7 +85,7 @@ class transfer {
   /// transfer (the array of spans is borrowed, not copied).
   template <detail::lasting_buffers<Bytes> R>
   requires multiple explicit transfer(R&& buffers) noexcept
-      : bytes_(buffers), size_(total(bytes_)) {}
+      : bytes_(buffers), size_(detail::total_size(bytes_)) {}
   // NOLINTEND(bugprone-forwarding-reference-overload)
 
   transfer(transfer&&) noexcept = default;
@@ -115,14 +116,6 @@ class transfer {
 
  private:
   friend struct detail::transfer_access;
-
-  static std::size_t total(Bytes buffers) noexcept {
-    std::size_t sum = 0;
-    for (const auto& b : buffers) {
-      sum += b.size();  // cannot wrap: the buffers are distinct objects in one address space
-    }
-    return sum;
-  }
 
   Bytes bytes_;
   std::size_t size_;

@@ -7,6 +7,7 @@
 #include <socketpair/detail/config.hpp>
 #include <socketpair/detail/control.hpp>
 #include <socketpair/detail/sigpipe.hpp>
+#include <socketpair/detail/sizes.hpp>
 #include <socketpair/detail/syscall.hpp>
 #include <socketpair/error.hpp>
 #include <socketpair/result.hpp>
@@ -251,16 +252,6 @@ class io_vector {
   std::size_t size_ = 0;
   std::size_t bytes_ = 0;
 };
-
-/// Total bytes in a span of buffers.
-template <class Byte>
-[[nodiscard]] std::size_t total_size(std::span<const std::span<Byte>> buffers) noexcept {
-  std::size_t total = 0;
-  for (const auto& b : buffers) {
-    total += b.size();
-  }
-  return total;
-}
 
 /// One sendmsg(2) of `buffers` past their first `skip` bytes. With `whole_message`, all of
 /// them or nothing: more than max_iov buffers fail up front with EMSGSIZE, as the kernel

@@ -7,6 +7,7 @@
 #include <socketpair/detail/config.hpp>
 
 #include <cstddef>
+#include <span>
 
 namespace sockpair::detail {
 
@@ -22,6 +23,17 @@ namespace sockpair::detail {
 /// stays unreachable instead of becoming small.
 [[nodiscard]] constexpr std::size_t saturating_add(std::size_t a, std::size_t b) noexcept {
   return a + b < a ? static_cast<std::size_t>(-1) : a + b;
+}
+
+/// Total bytes in a span of buffers. Cannot wrap: the buffers are distinct objects in one
+/// address space.
+template <class Byte>
+[[nodiscard]] std::size_t total_size(std::span<const std::span<Byte>> buffers) noexcept {
+  std::size_t total = 0;
+  for (const auto& b : buffers) {
+    total += b.size();
+  }
+  return total;
 }
 
 }  // namespace sockpair::detail
