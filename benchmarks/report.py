@@ -961,9 +961,14 @@ def render_document(state, tables, callgrind, context, plotted):
         for pinned in (False, True):
             table = tables.get((case, pinned))
             if table:
-                lines += render_table(table, "%s: %s" % (
-                    case, "pinned, every thread on CPU 0 (`taskset -c 0`)" if pinned else
-                    "unpinned, threads free to run on any CPU"))
+                if case.endswith("_2cpu"):
+                    # These cases bind their own threads (one to CPU 0, one to CPU 1).
+                    placement = ("the whole run under `taskset -c 0`" if pinned else
+                                 "each thread bound by the case itself, one to CPU 0, one to CPU 1")
+                else:
+                    placement = ("pinned, every thread on CPU 0 (`taskset -c 0`)" if pinned else
+                                 "unpinned, threads free to run on any CPU")
+                lines += render_table(table, "%s: %s" % (case, placement))
     return "\n".join(lines) + "\n"
 
 
