@@ -865,12 +865,7 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
     if (length > max_payload_ || record > available || record > ring_size_ - at) [[unlikely]] {
       return false;
     }
-    r_.at = at;
-    r_.length = length;
-    r_.record = record;
-    if (available > prefetch_distance + record) {
-      __builtin_prefetch(in_ring_ + ((at + prefetch_distance) & mask_));
-    }
+    hold_record(at, length, record, available);
     return true;
   }
 
@@ -942,6 +937,13 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
     if (length > max_payload_ || record > available || record > ring_size_ - at) [[unlikely]] {
       return violated_reader();
     }
+    hold_record(at, length, record, available);
+    return true;
+  }
+
+  // The record at `at`, checked, becomes the one the reader holds (fast and slow paths alike).
+  [[gnu::always_inline]] void hold_record(std::size_t at, std::uint32_t length, std::size_t record,
+                                          std::uint64_t available) noexcept {
     r_.at = at;
     r_.length = length;
     r_.record = record;
@@ -950,7 +952,6 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
       // faults; the offset is masked into the ring all the same).
       __builtin_prefetch(in_ring_ + ((at + prefetch_distance) & mask_));
     }
-    return true;
   }
 
   std::error_code violated_reader() noexcept {
