@@ -677,33 +677,30 @@ class socket {
   }
 
   // `send_all` after its first send(2) returned `first` (a count short of the rest, or the
-  // kernel's -errno): the loop a hand-written program has, EINTR handed to a cold function.
+  // kernel's -errno): the loop a hand-written program has, each further send through
+  // `detail::send_restarting` (EINTR finished there).
   [[gnu::noinline]] result<std::size_t> send_all_rest(outgoing& out, long first) noexcept {
     std::size_t& done = detail::transfer_access::done(out);
     const std::span<const std::byte> data = out.bytes();
     std::size_t moved = done;
-    long n = first;
+    ssize_t n = first < 0 ? detail::finish_failed_send(native_handle(), data, moved,
+                                                       detail::no_sigpipe, first)
+                          : first;
     for (;;) {
       if (n <= 0) {
-        if (n < 0) {
-          n = detail::finish_failed_send(native_handle(), data, moved, detail::no_sigpipe, n);
+        done = moved;
+        if (n == 0) {
+          // A send of at least one byte that moves nothing cannot happen; were it to, EIO
+          // (as the gathered form), not a spin.
+          return detail::io_error();
         }
-        if (n <= 0) {
-          done = moved;
-          if (n == 0) {
-            // A send of at least one byte that moves nothing cannot happen; were it to, EIO
-            // (as the gathered form), not a spin.
-            return detail::io_error();
-          }
-          return last_errno_code();
-        }
+        return last_errno_code();
       }
       moved += static_cast<std::size_t>(n);
       if (moved == data.size()) {
         break;
       }
-      n = detail::sys::send(native_handle(), data.data() + moved, data.size() - moved,
-                            detail::no_sigpipe);
+      n = detail::send_restarting(native_handle(), data, moved, detail::no_sigpipe);
     }
     done = moved;
     return moved;
