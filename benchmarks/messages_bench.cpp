@@ -24,8 +24,10 @@
 //                                                   channel adds (no validation, no results,
 //                                                   no sockets: release/acquire indices, the
 //                                                   head published per batch as
-//                                                   shm_channel_batched does, the tail per
-//                                                   message with a plain release store;
+//                                                   shm_channel_batched does, the tail
+//                                                   (a plain release store) once per
+//                                                   ring/16 bytes read and whenever the
+//                                                   reader has read all it saw;
 //                                                   a sleeper woken once per ring/16 bytes;
 //                                                   waits spin 20 µs, then std::atomic::wait;
 //                                                   the end is a record of its own)
@@ -468,6 +470,7 @@ class bare_spsc_ring {
   bool read_batch(std::size_t count, std::uint64_t& sequence) {
     for (std::size_t i = 0; i < count;) {
       while (tail_ == head_seen_) {
+        release_tail();  // all read: the writer may have all of the room before we wait
         head_seen_ = shared_.head.load(std::memory_order_acquire);
         if (head_seen_ == tail_) {
           notify_tail();  // a writer asleep for room must not wait for a reader asleep for data
@@ -490,8 +493,8 @@ class bare_spsc_ring {
         tail_ += static_cast<std::uint32_t>(record_size(length));
         ++i;
       }
-      shared_.tail.store(tail_, std::memory_order_release);
-      if (tail_ - notified_ >= ring / 16) {
+      if (tail_ - released_ >= ring / 16) {
+        release_tail();
         notify_tail();
       }
     }
@@ -545,6 +548,13 @@ class bare_spsc_ring {
     }
   }
 
+  void release_tail() {
+    if (released_ != tail_) {
+      released_ = tail_;
+      shared_.tail.store(tail_, std::memory_order_release);
+    }
+  }
+
   void publish() {
     if (published_ != head_) {
       published_ = head_;
@@ -582,6 +592,7 @@ class bare_spsc_ring {
   alignas(64) std::uint32_t tail_ = 0;  // the reader's
   std::uint32_t head_seen_ = 0;
   std::uint32_t notified_ = 0;
+  std::uint32_t released_ = 0;
 };
 
 // ---- The harness ------------------------------------------------------------------------------
