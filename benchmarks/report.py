@@ -65,7 +65,9 @@ CASE_DESCRIPTIONS = {
     "messages": "Small framed or batched messages (benchmarks/messages_bench.cpp); "
     "`shm_channel`: one `send` per message through shared memory, each published at once, "
     "read in place; `shm_channel_batched`: the same sent with `shm_publish::batched` and one "
-    "`flush()` per batch, as the framed contenders flush once per batch; `bare_spsc_ring`: the "
+    "`flush()` per batch, as the framed contenders flush once per batch, and read with "
+    "`receive_batch` (every message published so far in one call, one release per call); "
+    "`bare_spsc_ring`: the "
     "ceiling for both, a ring of the same records with nothing the channel adds (no "
     "validation, no results, no sockets). Messages per second; higher is better.",
     "messages_2cpu": "The messages case at 64 bytes with the writer bound to CPU 0 and the "

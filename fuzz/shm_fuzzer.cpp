@@ -10,7 +10,8 @@
 //     1  peer commits a well-formed message of u16 % (max + 1) bytes, stamped, to the ring the
 //        library reads (skipped when the model says it has no room)
 //     2  library receive (copying) into a buffer of u16 bytes
-//     3  library receive_view, then release
+//     3  library receive_view, then release; with op bit 3 set, receive_batch (bit 4 set) or
+//        try_receive_batch of at most op >> 5 messages (0: no limit) instead
 //     4  library read_bytes into a buffer of u8 + 1 bytes
 //     5  library send of u16 % (max + 1) stamped bytes (reserve, commit); every other one
 //        batched (shm_publish::batched: published by the next one, or before a wait)
@@ -295,7 +296,8 @@ class session {
   // ---- Steps ---------------------------------------------------------------------------------
 
   void step(script& s) {
-    switch (s.u8() % 8) {
+    const std::uint8_t op = s.u8();
+    switch (op % 8) {
       case 0:
         poke(s);
         break;
@@ -306,7 +308,11 @@ class session {
         receive_step(s.u16());
         break;
       case 3:
-        view_step();
+        if ((op & 8) != 0) {
+          batch_step(op >> 4);
+        } else {
+          view_step();
+        }
         break;
       case 4:
         read_bytes_step(s.u8());
@@ -368,6 +374,47 @@ class session {
     d::shm_copy(copy.data(), view.data(), view.size());
     check_received(copy);
     channel_.release();
+  }
+
+  // receive_batch (odd `how`) or try_receive_batch (even), at most `how / 2` messages
+  // (0: no limit). Every view must lie in the inbound ring; each is copied, then checked
+  // against the model, as receive_step's message is.
+  void batch_step(unsigned how) {
+    const std::size_t limit = how / 2 == 0 ? SIZE_MAX : how / 2;
+    std::size_t visited = 0;
+    auto visit = [&](std::span<const std::byte> view) {
+      ++visited;
+      require(view.size() <= max(), "batch: a view within the largest message");
+      const std::byte* in = library_ring(inbound_);
+      require(view.data() >= in && view.data() + view.size() <= in + ring_,
+              "batch: a view inside the inbound ring");
+      std::vector<std::byte> copy(view.size());
+      d::shm_copy(copy.data(), view.data(), view.size());
+      check_received(copy);
+    };
+    auto r = (how & 1) != 0 ? channel_.receive_batch(visit, sockpair::deadline::passed(), limit)
+                            : channel_.try_receive_batch(visit, limit);
+    if (!r) {
+      require(visited == 0, "batch: an error after a visit");
+      check_no_message(r.error(), SIZE_MAX);
+      return;
+    }
+    if (!r.value()) {
+      require(visited == 0, "batch: the end after a visit");
+      check_no_message({}, SIZE_MAX);
+      return;
+    }
+    require(*r.value() == visited, "batch: the count is the visits", static_cast<long>(*r.value()));
+    require(visited <= limit, "batch: at most the limit");
+    if (visited == 0) {
+      require((how & 1) == 0, "batch: receive_batch returned 0 visits");
+      // Nothing there now (try_receive_batch): an honest peer has nothing published unread.
+      require(!clean_ || expected_.empty(), "batch: nothing taken with a message published");
+      return;
+    }
+    if (clean_ && limit == SIZE_MAX) {
+      require(expected_.empty(), "batch: every published message taken");
+    }
   }
 
   void read_bytes_step(std::uint8_t size) {

@@ -51,6 +51,7 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <span>
 #include <string_view>
@@ -93,8 +94,9 @@ enum class shm_publish {
 /// call on it fails with EBADF.
 ///
 /// Threads: the sending calls (`reserve`, `commit`, `send`, `flush`, `write_bytes`) and the
-/// receiving calls (`receive_view`, `release`, `receive`, `read_bytes`) may run on two
-/// different threads at once. Two threads must not send at once, nor two receive at once.
+/// receiving calls (`receive_view`, `release`, `receive`, `receive_batch`, `try_receive_batch`,
+/// `read_bytes`) may run on two different threads at once. Two threads must not send at once,
+/// nor two receive at once.
 /// Destroying or assigning the channel publishes what was committed `shm_publish::batched`.
 ///
 /// Errors common to the calls that wait: std::errc::timed_out when the deadline passes
@@ -462,6 +464,60 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
       }
     }
     return done;
+  }
+
+  /// Zero-copy reading in batches: waits until at least one message is there (until
+  /// `until`), then calls `visit(std::span<const std::byte>)` for it and for every further
+  /// message already published, in order, up to `max_messages` (at least 1), and returns how
+  /// many it visited: every message published before the call, unless `max_messages` stops
+  /// it first. nullopt: the end, as `receive_view` (the peer is gone and every message it
+  /// committed has been received). The whole batch costs at most one load of the peer's head
+  /// and one store of this end's tail, after the last visit: only then may the peer reuse
+  /// the room, so every span stays valid until `visit` returns, and no longer.
+  ///
+  /// Each record is checked as `receive` checks it before `visit` sees it. A violation found
+  /// after at least one visit ends the batch there: the messages visited are consumed (never
+  /// visited again) and counted, and the next receiving call fails with the violation. A
+  /// message held from `receive_view` is released first; a record `read_bytes` is part-way
+  /// through is visited as its remaining bytes.
+  ///
+  /// `visit` runs inside this noexcept call (an exception ends the program); it may send on
+  /// this channel, but must not call its receiving calls. Trust: as `receive_view`, the bytes
+  /// are the peer's to change while you read them.
+  ///
+  /// Errors: `errc::peer_protocol_violation` (nothing visited); std::errc::timed_out when the
+  /// deadline passes with nothing there; EBADF on an empty channel.
+  template <class Visit>
+  requires std::invocable<Visit&, std::span<const std::byte>>
+  [[nodiscard]] result<std::optional<std::size_t>> receive_batch(
+      Visit&& visit, deadline until = deadline::never(),
+      std::size_t max_messages = std::numeric_limits<std::size_t>::max()) noexcept {
+    release();
+    const std::uint64_t head = r_.head;
+    BOOST_OUTCOME_TRY(auto found, next_record(until));
+    if (!found) {
+      return std::optional<std::size_t>();
+    }
+    return std::optional<std::size_t>(visit_batch(visit, max_messages, r_.head == head));
+  }
+
+  /// `receive_batch` without waiting: 0 when no message is there now (no error), after one
+  /// look at the wake-up socket (a poll(2)) so that a dead peer is noticed: nullopt at the
+  /// end. Errors: `errc::peer_protocol_violation`; EBADF on an empty channel.
+  template <class Visit>
+  requires std::invocable<Visit&, std::span<const std::byte>>
+  [[nodiscard]] result<std::optional<std::size_t>> try_receive_batch(
+      Visit&& visit, std::size_t max_messages = std::numeric_limits<std::size_t>::max()) noexcept {
+    release();
+    const std::uint64_t head = r_.head;
+    BOOST_OUTCOME_TRY(auto found, next_record(deadline::passed(), true));
+    if (!found) {
+      if (r_.peer_gone) {
+        return std::optional<std::size_t>();
+      }
+      return std::optional<std::size_t>(0);
+    }
+    return std::optional<std::size_t>(visit_batch(visit, max_messages, r_.head == head));
   }
 
   // ---- Inspection ----------------------------------------------------------------------------
@@ -968,6 +1024,48 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
     }
     r_.head = head;
     return head != r_.tail;
+  }
+
+  // The batch of receive_batch, from the record next_record found: visits it and every
+  // further record below the peer's head (wrap markers skipped, each record checked by
+  // take_record), then releases them all with one store of the tail. The head is loaded at
+  // most once per call: by next_record, or (`may_refresh`, when next_record found the record
+  // below a head read before) here, once the records below that head are used up.
+  template <class Visit>
+  std::size_t visit_batch(Visit& visit, std::size_t max_messages, bool may_refresh) noexcept {
+    std::size_t visited = 0;
+    for (;;) {
+      visit(current_payload());
+      ++visited;
+      r_.tail += r_.record;
+      r_.partial = 0;
+      if (visited >= max_messages) {
+        break;
+      }
+      if (r_.head == r_.tail && may_refresh) {
+        // The batch began from the head read by an earlier call: look once more, so that it
+        // takes everything published before this call.
+        may_refresh = false;
+        auto fresh = refresh_head();
+        if (!fresh || !fresh.assume_value()) {
+          break;  // nothing more (a violation: reported by the next call)
+        }
+      }
+      bool more = false;
+      while (r_.head != r_.tail) {
+        auto taken = take_record();  // a violation ends the batch; the next call reports it
+        if (!taken || taken.assume_value()) {
+          more = static_cast<bool>(taken);
+          break;
+        }
+      }
+      if (!more) {
+        break;
+      }
+    }
+    detail::shm_store(in_tail_, r_.tail, std::memory_order_seq_cst);
+    static_cast<void>(wake_if_waiting(in_space_waiting_, r_.last_space_bell, space_bell_.get()));
+    return visited;
   }
 
   [[nodiscard]] std::span<const std::byte> current_payload() const noexcept {

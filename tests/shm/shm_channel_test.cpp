@@ -436,6 +436,155 @@ TEST(ShmChannel, MessagesOfEverySmallSizeArriveExactlyAcrossManyWraps) {
   }
 }
 
+// ---- receive_batch / try_receive_batch ----------------------------------------------------
+
+// The tail b has published for ring 0 (what a's writer may reuse).
+std::uint64_t published_tail(shm_channel& b) {
+  return detail::shm_load(detail::shm_word(b.shared_region().data(),
+                                           detail::shm_control_offset(0) + detail::shm_off_tail),
+                          std::memory_order_acquire);
+}
+
+TEST(ShmChannel, ReceiveBatchVisitsEveryPublishedMessageOnceInOrderAcrossTheRingsEnd) {
+  auto [a, b] = make_channels({.ring_size = 4096});
+  ASSERT_TRUE(a && b);
+  std::uint64_t next_sent = 0;
+  std::uint64_t next_read = 0;
+  std::size_t batches = 0;
+  // Batches of 1 to 12 messages of 0 to 200 bytes (empty ones included): the ring's 4 KiB
+  // wrap many times, so batches hold wrap markers and records just before and after them.
+  for (std::uint64_t round = 0; round < 400; ++round) {
+    const std::uint64_t count = 1 + round % 12;
+    for (std::uint64_t i = 0; i < count; ++i, ++next_sent) {
+      ASSERT_TRUE(a.send(pattern(next_sent, next_sent * 37 % 201), watchdog, shm_publish::batched))
+          << next_sent;
+    }
+    ASSERT_TRUE(a.flush());
+    const std::uint64_t tail_before = published_tail(b);
+    bool tail_moved_early = false;
+    std::string problem;
+    auto got = b.receive_batch(
+        [&, &b = b](std::span<const std::byte> m) {
+          tail_moved_early = tail_moved_early || published_tail(b) != tail_before;
+          const auto want = pattern(next_read, next_read * 37 % 201);
+          if (problem.empty() && !std::equal(m.begin(), m.end(), want.begin(), want.end())) {
+            problem = "message " + std::to_string(next_read) + " differs";
+          }
+          ++next_read;
+        },
+        watchdog);
+    ASSERT_TRUE(got && got.value()) << round;
+    EXPECT_EQ(problem, "");
+    EXPECT_FALSE(tail_moved_early) << "room released before the batch's last visit";
+    EXPECT_EQ(*got.value(), count) << round;  // all that was published, in one call
+    EXPECT_EQ(next_read, next_sent);
+    ++batches;
+  }
+  // Nothing left, nothing visited twice.
+  auto none = b.try_receive_batch([&](std::span<const std::byte>) { ++next_read; });
+  ASSERT_TRUE(none && none.value());
+  EXPECT_EQ(*none.value(), 0U);
+  EXPECT_EQ(next_read, next_sent);
+  EXPECT_EQ(batches, 400U);
+}
+
+TEST(ShmChannel, ReceiveBatchStopsAtMaxMessagesAndTheNextTakesAllPublishedSince) {
+  auto [a, b] = make_channels();
+  ASSERT_TRUE(a && b);
+  for (std::uint64_t n = 0; n < 10; ++n) {
+    ASSERT_TRUE(a.send(message_bytes(n, 64), watchdog, shm_publish::batched));
+  }
+  ASSERT_TRUE(a.flush());
+  std::uint64_t n = 0;
+  auto check = [&](std::span<const std::byte> m) { EXPECT_TRUE(is_message(m, n++, 64)) << n; };
+  auto first = b.receive_batch(check, watchdog, 4);
+  ASSERT_TRUE(first && first.value());
+  EXPECT_EQ(*first.value(), 4U);
+  // A receive_view in between takes the next one; the batch goes on after it.
+  auto view = b.receive_view(watchdog);
+  ASSERT_TRUE(view && view.value());
+  EXPECT_TRUE(is_message(*view.value(), n++, 64));
+  // Published after the reader last loaded the head: the batch takes them too.
+  for (std::uint64_t m = 10; m < 13; ++m) {
+    ASSERT_TRUE(a.send(message_bytes(m, 64), watchdog));
+  }
+  auto rest = b.try_receive_batch(check);  // releases the view first
+  ASSERT_TRUE(rest && rest.value());
+  EXPECT_EQ(*rest.value(), 8U);
+  EXPECT_EQ(n, 13U);
+}
+
+TEST(ShmChannel, ReceiveBatchWaitsForTheFirstMessageTimesOutAndReportsTheEnd) {
+  auto [a, b] = make_channels({.spin = 0ns});
+  ASSERT_TRUE(a && b);
+  std::size_t visits = 0;
+  auto count = [&](std::span<const std::byte>) { ++visits; };
+  EXPECT_EQ(b.receive_batch(count, 5ms).error(), std::errc::timed_out);
+  EXPECT_EQ(b.receive_batch(count, deadline::passed()).error(), std::errc::timed_out);
+  auto nothing = b.try_receive_batch(count);
+  ASSERT_TRUE(nothing && nothing.value());
+  EXPECT_EQ(*nothing.value(), 0U);
+  std::thread writer([&a = a] {
+    std::this_thread::sleep_for(20ms);  // most likely after the reader went to sleep
+    EXPECT_TRUE(a.send(as_bytes(std::string("late"))));
+    std::this_thread::sleep_for(20ms);
+    EXPECT_TRUE(a.send(as_bytes(std::string("last")), watchdog, shm_publish::batched));
+    a = shm_channel();  // publishes "last", then the end
+  });
+  auto late = b.receive_batch([&](std::span<const std::byte> m) {
+    EXPECT_EQ(as_string(m), "late");
+    ++visits;
+  });
+  ASSERT_TRUE(late && late.value()) << (late ? "end of stream" : late.error().message());
+  EXPECT_EQ(*late.value(), 1U);
+  writer.join();
+  auto last = b.try_receive_batch([&](std::span<const std::byte> m) {
+    EXPECT_EQ(as_string(m), "last");
+    ++visits;
+  });
+  ASSERT_TRUE(last && last.value());
+  EXPECT_EQ(*last.value(), 1U);
+  auto end = b.receive_batch(count, watchdog);
+  ASSERT_TRUE(end) << end.error().message();
+  EXPECT_FALSE(end.value());
+  auto end_again = b.try_receive_batch(count);
+  ASSERT_TRUE(end_again) << end_again.error().message();
+  EXPECT_FALSE(end_again.value());
+  EXPECT_EQ(visits, 2U);
+}
+
+TEST(ShmChannel, ReceiveBatchAlongsideAWriterOnAnotherThreadGetsEveryMessage) {
+  auto [a, b] = make_channels({.ring_size = 4096});
+  ASSERT_TRUE(a && b);
+  constexpr std::uint64_t count = 5000;
+  const std::size_t max = a.max_message_size();
+  std::thread writer([&a = a, max] {
+    for (std::uint64_t n = 0; n < count; ++n) {
+      const auto how = n % 4 == 3 ? shm_publish::now : shm_publish::batched;
+      if (!a.send(message_bytes(n, max / 4), watchdog, how)) {
+        ADD_FAILURE() << "send " << n;
+        return;
+      }
+    }
+    a = shm_channel();
+  });
+  std::uint64_t n = 0;
+  std::size_t calls = 0;
+  for (;;) {
+    auto got = b.receive_batch(
+        [&](std::span<const std::byte> m) { ASSERT_TRUE(is_message(m, n++, max / 4)) << n; },
+        watchdog);
+    ASSERT_TRUE(got) << got.error().message();
+    if (!got.value()) {
+      break;
+    }
+    ++calls;
+  }
+  writer.join();
+  EXPECT_EQ(n, count);
+  EXPECT_GE(calls, 1U);
+}
+
 TEST(ShmChannel, AMovedFromChannelIsEmptyAndFailsWithEbadf) {
   auto [a, b] = make_channels();
   ASSERT_TRUE(a && b);

@@ -228,6 +228,57 @@ TEST_F(ShmHostileWriter, ATailAheadOfTheWritersHeadIsRefused) {
   EXPECT_EQ(a.reserve(1).error(), errc::peer_protocol_violation) << "sticky";
 }
 
+TEST_F(ShmHostileWriter, AScribbledLengthInsideABatchEndsItAfterTheMessagesBeforeIt) {
+  for (std::uint64_t n = 0; n < 4; ++n) {
+    ASSERT_TRUE(a.send(pattern(n, 64), watchdog, shm_publish::batched));
+  }
+  ASSERT_TRUE(a.flush());
+  // The third record (after two of 8 + 64 bytes) now claims more than was committed.
+  d::shm_store_length(ring_data(a, 0) + std::size_t{2} * 72, 1000);
+  std::uint64_t n = 0;
+  auto check = [&](std::span<const std::byte> m) {
+    std::vector<std::byte> copy(m.size());  // copied before it is checked
+    d::shm_copy(copy.data(), m.data(), m.size());
+    EXPECT_EQ(copy, pattern(n, 64)) << n;
+    ++n;
+  };
+  auto got = b.receive_batch(check, watchdog);
+  ASSERT_TRUE(got) << got.error().message();
+  ASSERT_TRUE(got.value());
+  EXPECT_EQ(*got.value(), 2U);
+  EXPECT_EQ(n, 2U);
+  // Both were consumed: the room is a's again, and neither is visited twice.
+  EXPECT_EQ(d::shm_load(control(a, 0, d::shm_off_tail), std::memory_order_acquire), 2U * 72);
+  for (int i = 0; i < 2; ++i) {
+    auto again = b.receive_batch(check, watchdog);
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error(), errc::peer_protocol_violation) << again.error().message();
+    auto tried = b.try_receive_batch(check);
+    ASSERT_FALSE(tried);
+    EXPECT_EQ(tried.error(), errc::peer_protocol_violation);
+  }
+  EXPECT_EQ(n, 2U);
+  expect_violation();
+}
+
+TEST_F(ShmHostileWriter, ABadFirstRecordFailsTheBatchWithNothingVisited) {
+  d::shm_store_length(ring_data(a, 0), static_cast<std::uint32_t>(a.max_message_size() + 1));
+  poke(control(a, 0, d::shm_off_head), 4096);
+  std::size_t visits = 0;
+  auto got = b.try_receive_batch([&](std::span<const std::byte>) { ++visits; });
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error(), errc::peer_protocol_violation);
+  EXPECT_EQ(visits, 0U);
+  expect_violation();
+}
+
+TEST_F(ShmHostileWriter, AHeadMoreThanARingAheadFailsABatch) {
+  poke(control(a, 0, d::shm_off_head), 4096 + 8);
+  auto got = b.receive_batch([](std::span<const std::byte>) {}, watchdog);
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error(), errc::peer_protocol_violation);
+}
+
 // ---- A scribbler thread ----------------------------------------------------------------------
 
 // Rounds of: a fresh channel, an honest writer thread, a scribbler thread storing random words
@@ -274,11 +325,19 @@ TEST(ShmScribbler, RandomStoresWhileTheChannelRunsEndInAViolationNeverACrash) {
     });
     std::vector<std::byte> buffer(b.max_message_size());
     for (int i = 0; i < 1000; ++i) {
-      auto got = b.receive(buffer, 1ms);
+      // Odd rounds read in batches (each message copied out, as the view is the scribbler's).
+      auto got = round % 2 == 0 ? b.receive(buffer, 1ms)
+                                : b.receive_batch(
+                                      [&, &b = b](std::span<const std::byte> m) {
+                                        ASSERT_LE(m.size(), b.max_message_size());
+                                        d::shm_copy(buffer.data(), m.data(), m.size());
+                                        ++messages;
+                                      },
+                                      1ms);
       if (got) {
         ASSERT_TRUE(got.value()) << "the writer never closes";
         ASSERT_LE(*got.value(), b.max_message_size());
-        ++messages;
+        messages += round % 2 == 0 ? 1 : 0;
         continue;
       }
       if (got.error() == errc::peer_protocol_violation) {

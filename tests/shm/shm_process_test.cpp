@@ -247,9 +247,35 @@ long receive_until_end(shm_channel& channel, std::string& problem, long first = 
   }
 }
 
+// The same with receive_batch: every message visited once, in order.
+long receive_batches_until_end(shm_channel& channel, std::string& problem, long first = 0) {
+  long n = first;
+  for (;;) {
+    auto got = channel.receive_batch(
+        [&](std::span<const std::byte> m) {
+          if (problem.empty() &&
+              !is_message(m, static_cast<std::uint64_t>(n), channel.max_message_size())) {
+            problem = "message " + std::to_string(n) + " torn or out of order";
+          }
+          ++n;
+        },
+        watchdog);
+    if (!got) {
+      problem = "receive_batch at " + std::to_string(n) + ": " + got.error().message();
+      return -1;
+    }
+    if (!got.value()) {
+      return problem.empty() ? n - first : -1;
+    }
+  }
+}
+
 TEST(ShmProcess, AWriterKilledMidStreamLeavesEveryWholeMessageThenTheEnd) {
-  for (const bool spinning : {true, false}) {
-    SCOPED_TRACE(spinning ? "spinning" : "not spinning");
+  for (const int mode : {0, 1, 2}) {
+    const bool spinning = mode != 1;
+    const bool batches = mode == 2;
+    SCOPED_TRACE(std::string(spinning ? "spinning" : "not spinning") +
+                 (batches ? ", receive_batch" : ", receive"));
     auto pair = socket_pair<stream>::create().value();
     auto child = child_process::start([&]() -> std::string {
       static_cast<void>(pair.first.close());
@@ -285,7 +311,8 @@ TEST(ShmProcess, AWriterKilledMidStreamLeavesEveryWholeMessageThenTheEnd) {
                              buffer.size()));
     }
     ASSERT_EQ(::kill(child.pid(), SIGKILL), 0);
-    const long rest = receive_until_end(channel.value(), problem, n);
+    const long rest = batches ? receive_batches_until_end(channel.value(), problem, n)
+                              : receive_until_end(channel.value(), problem, n);
     EXPECT_EQ(problem, "");
     EXPECT_GE(rest, 0);
     EXPECT_NE(child.wait().find("killed by signal 9"), std::string::npos);
@@ -323,6 +350,43 @@ TEST(ShmProcess, APeerThatDiesInsideAReservationPublishedNoneOfIt) {
   std::string problem;
   EXPECT_EQ(receive_until_end(channel.value(), problem), whole) << problem;
   EXPECT_NE(child.wait().find("killed by signal 9"), std::string::npos);
+}
+
+TEST(ShmProcess, APeerKilledAfterABatchLeavesReceiveBatchEveryPublishedMessageThenTheEnd) {
+  auto pair = socket_pair<stream>::create().value();
+  constexpr long whole = 41;
+  auto child = child_process::start([&]() -> std::string {
+    static_cast<void>(pair.first.close());
+    auto channel = shm_channel::create(std::move(pair.second));
+    if (!channel) {
+      return "create: " + channel.error().message();
+    }
+    const std::size_t max = channel.value().max_message_size();
+    for (long n = 0; n < whole; ++n) {
+      if (!channel.value().send(message_bytes(static_cast<std::uint64_t>(n), max), watchdog,
+                                shm_publish::batched)) {
+        return "send failed";
+      }
+    }
+    if (!channel.value().flush()) {
+      return "flush failed";
+    }
+    auto room = channel.value().reserve(1000);  // half of the next one, then death
+    if (!room) {
+      return "reserve failed";
+    }
+    const auto next = pattern(whole, 1000);
+    std::copy(next.begin(), next.begin() + 500, room.value().begin());
+    ::raise(SIGKILL);
+    return "not killed";
+  });
+  ASSERT_TRUE(pair.second.close());
+  auto channel = shm_channel::accept(std::move(pair.first), {}, watchdog);
+  ASSERT_TRUE(channel) << channel.error().message();
+  EXPECT_NE(child.wait().find("killed by signal 9"), std::string::npos);
+  // The peer is dead before the first call: one batch holds all it published, then the end.
+  std::string problem;
+  EXPECT_EQ(receive_batches_until_end(channel.value(), problem), whole) << problem;
 }
 
 TEST(ShmProcess, AWriterLearnsThatItsReaderWasKilled) {
