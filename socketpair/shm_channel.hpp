@@ -43,6 +43,7 @@
 #endif
 
 #include <poll.h>
+#include <sched.h>
 #include <sys/socket.h>
 
 #include <array>
@@ -71,8 +72,17 @@ struct shm_options {
   /// before it goes to sleep on the socket. Zero: sleep at once. Spinning trades CPU time for
   /// latency; it only helps when the peer runs on another CPU at the same time, so each end
   /// adapts its spin within this bound: halved after a spin that found nothing, doubled after
-  /// one that succeeded (never below 1 µs).
+  /// one that succeeded (never below 1 µs); and a waiter whose peer last ran on its own CPU
+  /// (a word each end stores in the region when it waits or wakes the other) does not spin.
   std::chrono::nanoseconds spin = std::chrono::microseconds(20);
+};
+
+/// How one end's waits went (`shm_channel::wait_counts`), for tests and tuning.
+struct shm_wait_counts {
+  /// Waits that spun (for up to `shm_options::spin`) before they slept or found the peer's work.
+  std::uint64_t spun = 0;
+  /// Waits that slept at once, without spinning, because the peer last ran on this end's CPU.
+  std::uint64_t slept_without_spinning = 0;
 };
 
 /// Which end of a shm_channel this is.
@@ -533,6 +543,14 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
   [[nodiscard]] std::chrono::nanoseconds spin() const noexcept { return spin_; }
   void set_spin(std::chrono::nanoseconds spin) noexcept { spin_ = spin; }
 
+  /// How this end's waits went since it was made, both directions together (see
+  /// `shm_options::spin`). Read it from a thread that uses the channel, or once the threads
+  /// that do are joined: the counts are plain integers of the two sides.
+  [[nodiscard]] shm_wait_counts wait_counts() const noexcept {
+    return {w_.spinning.spun + r_.spinning.spun,
+            w_.spinning.slept_at_once + r_.spinning.slept_at_once};
+  }
+
   /// The socket the channel was made from, still owned by the channel. The channel never
   /// reads or writes it after the handshake.
   [[nodiscard]] int socket_handle() const noexcept { return socket_.get(); }
@@ -620,6 +638,8 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
     in_tail_ = detail::shm_word(base, ic + detail::shm_off_tail);
     in_data_waiting_ = detail::shm_word(base, ic + detail::shm_off_data_waiting);
     in_space_waiting_ = detail::shm_word(base, ic + detail::shm_off_space_waiting);
+    own_cpu_ = detail::shm_word(base, detail::shm_cpu_offset(out));
+    peer_cpu_ = detail::shm_word(base, detail::shm_cpu_offset(in));
   }
 
   void take(shm_channel& other) noexcept {
@@ -643,6 +663,8 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
     in_tail_ = other.in_tail_;
     in_data_waiting_ = other.in_data_waiting_;
     in_space_waiting_ = other.in_space_waiting_;
+    own_cpu_ = other.own_cpu_;
+    peer_cpu_ = other.peer_cpu_;
     w_ = std::exchange(other.w_, writer_state{});
     r_ = std::exchange(other.r_, reader_state{});
   }
@@ -683,14 +705,16 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
 
   // After publishing an index (a seq_cst store), a look at the peer's "asleep" word (a seq_cst
   // load): the other half of the sleeper's protocol, see `sleep_until`. A bell per sleep
-  // episode (its number), not per message.
-  static result<void> wake_if_waiting(std::uint64_t* waiting, std::uint64_t& last_rung,
-                                      int bell) noexcept {
+  // episode (its number), not per message. Ringing records this thread's CPU too (see
+  // shares_cpu_with_peer): the sleeper about to run, then wait again, learns where we run.
+  result<void> wake_if_waiting(std::uint64_t* waiting, std::uint64_t& last_rung,
+                               int bell) noexcept {
     const std::uint64_t episode = detail::shm_load(waiting, std::memory_order_seq_cst);
     if (episode == 0 || episode == last_rung) [[likely]] {
       return success();
     }
     last_rung = episode;
+    static_cast<void>(shares_cpu_with_peer());
     auto rung = detail::shm_ring(bell);
     if (!rung && (rung.assume_error() == std::errc::broken_pipe ||
                   rung.assume_error() == std::errc::connection_reset)) {
@@ -706,6 +730,8 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
     std::chrono::nanoseconds budget = std::chrono::nanoseconds::max();
     std::chrono::nanoseconds last_wait{0};  // of the last wait that slept, spin included
     unsigned waits = 0;
+    std::uint64_t spun = 0;           // waits that spun (wait_counts)
+    std::uint64_t slept_at_once = 0;  // waits that did not, the peer being on this CPU
   };
 
   // Spins, then sleeps until `ready()` is true (it loads and validates the peer's index and
@@ -725,9 +751,13 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
       return outcome_of_wait::ready;
     }
     const deadline::clock::time_point started = deadline::clock::now();
-    BOOST_OUTCOME_TRY(auto spun, spin_for(ready, until, spinning, started));
-    if (spun) {
-      return outcome_of_wait::ready;
+    if (!shares_cpu_with_peer()) {
+      BOOST_OUTCOME_TRY(auto spun, spin_for(ready, until, spinning, started));
+      if (spun) {
+        return outcome_of_wait::ready;
+      }
+    } else if (spin_ > std::chrono::nanoseconds::zero()) {
+      ++spinning.slept_at_once;  // the peer can only run once this thread sleeps
     }
     if (until.passed_at(deadline::clock::now())) {
       return look_once(ready, bell);
@@ -741,6 +771,23 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
         return *slept;
       }
     }
+  }
+
+  // Records the CPU this thread runs on in this end's CPU word (a relaxed store: a hint, read
+  // by the peer when it starts to wait; stored when this end starts to wait and when it rings
+  // the peer's bell) and tells whether the peer's word names the same CPU:
+  // then the peer, if it runs at all, runs on this CPU, and spinning would only keep it from
+  // running. The peer's word is the peer's to write: a false "same" makes this wait sleep at
+  // once (as spin = 0 would), a false "other" makes it spin within `spin_` (as it would
+  // without the check); neither can make it spin longer. sched_getcpu(3) is the vDSO's.
+  bool shares_cpu_with_peer() noexcept {
+    const int cpu = ::sched_getcpu();
+    if (cpu < 0) {
+      return false;
+    }
+    const std::uint64_t mine = static_cast<std::uint64_t>(cpu) + 1;
+    detail::shm_store(own_cpu_, mine, std::memory_order_relaxed);
+    return detail::shm_load(peer_cpu_, std::memory_order_relaxed) == mine;
   }
 
   // Spins (no system call but the clock's vDSO) while the budget and the deadline allow:
@@ -766,6 +813,7 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
       this_spin = state.last_wait > spin_ / 2 ? spin_ : 2 * state.last_wait;
     }
     const clock::time_point spin_end = now + this_spin;
+    ++state.spun;
     for (unsigned i = 1;; ++i) {
       detail::cpu_relax();
       BOOST_OUTCOME_TRY(auto spun, ready());
@@ -1131,6 +1179,8 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
   std::uint64_t* in_tail_ = nullptr;
   std::uint64_t* in_data_waiting_ = nullptr;
   std::uint64_t* in_space_waiting_ = nullptr;
+  std::uint64_t* own_cpu_ = nullptr;   // this end's CPU word (see shares_cpu_with_peer)
+  std::uint64_t* peer_cpu_ = nullptr;  // the peer's
   // The two sides' states on their own cache lines: a sending and a receiving thread.
   alignas(64) writer_state w_;
   alignas(64) reader_state r_;

@@ -39,7 +39,8 @@ namespace sockpair::detail {
 //
 //   [0, 4096)                    header page: identity at 0, then the control block of each
 //                                ring, every field on its own 128-byte line (two cache lines:
-//                                the adjacent-line prefetcher pairs them)
+//                                the adjacent-line prefetcher pairs them), then each end's
+//                                CPU word, on a line of its own too
 //   [4096, 4096 + R)             ring 0: written by the creator, read by the acceptor
 //   [4096 + R, 4096 + 2R)        ring 1: written by the acceptor, read by the creator
 //
@@ -70,6 +71,14 @@ inline constexpr std::size_t shm_off_space_waiting = 3 * shm_line;  // producer 
 [[nodiscard]] constexpr std::size_t shm_control_offset(int ring) noexcept {
   return shm_line + static_cast<std::size_t>(ring) * shm_ring_control;
 }
+
+// After both control blocks: the CPU each end last started a wait on, plus 1 (0: not known
+// yet), end 0 the creator, end 1 the acceptor. A hint for the peer's spin, nothing more. (A
+// peer of the first layout never writes it: 0, not known, as the zero-filled memfd holds.)
+[[nodiscard]] constexpr std::size_t shm_cpu_offset(int end) noexcept {
+  return shm_control_offset(2) + static_cast<std::size_t>(end) * shm_line;
+}
+static_assert(shm_cpu_offset(1) + shm_line <= shm_header_size);
 
 [[nodiscard]] constexpr std::size_t shm_region_size(std::size_t ring_size) noexcept {
   return shm_header_size + 2 * ring_size;

@@ -5,6 +5,7 @@
 #include <socketpair/socket_pair.hpp>
 
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <array>
@@ -583,6 +584,70 @@ TEST(ShmChannel, ReceiveBatchAlongsideAWriterOnAnotherThreadGetsEveryMessage) {
   writer.join();
   EXPECT_EQ(n, count);
   EXPECT_GE(calls, 1U);
+}
+
+// ---- Not spinning on the peer's CPU -------------------------------------------------------
+
+// Binds the calling thread to CPU 0; false if it may not run there.
+bool bind_to_cpu_0() {
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(0, &one);
+  return ::sched_setaffinity(0, sizeof one, &one) == 0;
+}
+
+TEST(ShmChannel, AWaiterOnTheCpuItsPeerLastRanOnSleepsAtOnceInsteadOfSpinning) {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  ASSERT_EQ(::sched_getaffinity(0, sizeof allowed, &allowed), 0);
+  if (!CPU_ISSET(0, &allowed)) {
+    GTEST_SKIP() << "CPU 0 is not ours";
+  }
+  // A spin bound far beyond any round trip: a waiter that spun would show in the counts (and
+  // would only give up its CPU, to the peer it waits for, when the scheduler preempts it).
+  auto [a, b] = make_channels({.spin = 10s});
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(bind_to_cpu_0());
+  shm_wait_counts echo_before;  // the echo thread's, after the warm-up
+  std::thread echo([&b = b, &echo_before] {
+    EXPECT_TRUE(bind_to_cpu_0());
+    std::vector<std::byte> buffer(64);
+    for (int n = 1;; ++n) {
+      auto got = b.receive(buffer, watchdog);
+      if (!got || !got.value() || !b.send(std::span(buffer).first(*got.value()), watchdog)) {
+        return;
+      }
+      if (n == 3) {
+        echo_before = b.wait_counts();
+      }
+    }
+  });
+  std::vector<std::byte> reply(64);
+  auto round_trip = [&, &a = a](std::uint64_t n) {
+    ASSERT_TRUE(a.send(message_bytes(n, 64), watchdog));
+    auto got = a.receive(reply, watchdog);
+    ASSERT_TRUE(got && got.value()) << n;
+    ASSERT_TRUE(is_message(std::span(reply).first(*got.value()), n, 64)) << n;
+  };
+  // The first waits may come before the peer has recorded a CPU (then they may spin).
+  for (std::uint64_t n = 0; n < 3; ++n) {
+    round_trip(n);
+  }
+  const shm_wait_counts before = a.wait_counts();
+  for (std::uint64_t n = 3; n < 40; ++n) {
+    round_trip(n);
+  }
+  const shm_wait_counts after = a.wait_counts();
+  a = shm_channel();  // the echo thread sees the end
+  echo.join();
+  ASSERT_EQ(::sched_setaffinity(0, sizeof allowed, &allowed), 0);
+  const shm_wait_counts echo_after = b.wait_counts();
+  EXPECT_EQ(after.spun, before.spun) << "waits that spun on the peer's CPU";
+  EXPECT_EQ(echo_after.spun, echo_before.spun) << "the echo's waits that spun";
+  // Every round trip makes one end wait for the other (which one depends on the scheduler).
+  EXPECT_GE(after.slept_without_spinning - before.slept_without_spinning +
+                echo_after.slept_without_spinning - echo_before.slept_without_spinning,
+            37U);
 }
 
 TEST(ShmChannel, AMovedFromChannelIsEmptyAndFailsWithEbadf) {

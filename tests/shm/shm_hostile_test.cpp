@@ -14,6 +14,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -277,6 +278,41 @@ TEST_F(ShmHostileWriter, AHeadMoreThanARingAheadFailsABatch) {
   auto got = b.receive_batch([](std::span<const std::byte>) {}, watchdog);
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error(), errc::peer_protocol_violation);
+}
+
+TEST_F(ShmHostileWriter, APeersCpuWordOnlyTurnsSpinningOffOrLeavesItWithinItsBound) {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  ASSERT_EQ(::sched_getaffinity(0, sizeof allowed, &allowed), 0);
+  if (!CPU_ISSET(0, &allowed)) {
+    GTEST_SKIP() << "CPU 0 is not ours";
+  }
+  cpu_set_t zero;
+  CPU_ZERO(&zero);
+  CPU_SET(0, &zero);
+  ASSERT_EQ(::sched_setaffinity(0, sizeof zero, &zero), 0);
+  std::uint64_t* const peer_cpu = d::shm_word(a.shared_region().data(), d::shm_cpu_offset(0));
+  std::array<std::byte, 8> buffer{};
+  // "Same CPU as you": b sleeps at once, however long it may spin; the wait still ends.
+  b.set_spin(10s);
+  poke(peer_cpu, 1);  // CPU 0, plus 1
+  EXPECT_EQ(b.receive(buffer, 20ms).error(), std::errc::timed_out);
+  EXPECT_EQ(b.wait_counts().spun, 0U);
+  EXPECT_EQ(b.wait_counts().slept_without_spinning, 1U);
+  // Any other value: b spins as it would without the word, within its bound and deadline.
+  b.set_spin(1ms);
+  for (const std::uint64_t value : {std::uint64_t{0}, std::uint64_t{2}, ~std::uint64_t{0}}) {
+    poke(peer_cpu, value);
+    EXPECT_EQ(b.receive(buffer, 20ms).error(), std::errc::timed_out);
+  }
+  EXPECT_EQ(b.wait_counts().spun, 3U);
+  EXPECT_EQ(b.wait_counts().slept_without_spinning, 1U);
+  // Nothing else changed: a message still arrives.
+  ASSERT_TRUE(a.send(as_bytes(std::string("fine"))));
+  auto got = b.receive(buffer, watchdog);
+  ASSERT_TRUE(got && got.value());
+  EXPECT_EQ(as_string(std::span(buffer).first(*got.value())), "fine");
+  ASSERT_EQ(::sched_setaffinity(0, sizeof allowed, &allowed), 0);
 }
 
 // ---- A scribbler thread ----------------------------------------------------------------------
