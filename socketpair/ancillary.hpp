@@ -406,13 +406,21 @@ class inplace_fd_vector {
 
   // Takes what `other` holds into this empty vector; `other` ends empty.
   void take(inplace_fd_vector& other) noexcept {
+    const std::size_t count = other.size_;
+    if (count == 0) {
+      return;  // (also keeps g++ from warning about the storage an empty vector leaves alone)
+    }
+    if (count > N) {
+      __builtin_unreachable();  // so a small N's loop unrolls instead of becoming a memcpy call
+    }
     unique_fd* const from = other.data();
-    for (std::size_t i = 0; i < other.size_; ++i) {
+    other.size_ = 0;
+    for (std::size_t i = 0; i < count; ++i) {
       ::new (static_cast<void*>(storage_.data() + i * sizeof(unique_fd)))
           unique_fd(std::move(from[i]));
       from[i].~unique_fd();  // empty now: closes nothing
     }
-    size_ = std::exchange(other.size_, 0);
+    size_ = count;
   }
 
   // NOLINTNEXTLINE(cppcoreguidelines-pro-type-member-init): slots past size() are unused
@@ -486,16 +494,17 @@ class span_slots {
   std::optional<sockpair::credentials> credentials_;
 };
 
-// One recvmsg(2) into `buffer`, the descriptors into `sink`; see `receive_with_control`.
+// One recvmsg(2) into `buffer`, the descriptors into `sink`; see `receive_with_control`
+// (also for `would_block`).
 template <class Type, class Sink>
 [[nodiscard, gnu::always_inline]] inline result<std::size_t> receive_ancillary(
     int sock, std::span<std::byte> buffer, Sink& sink, std::span<std::byte> control,
-    const fd_receive_options& options) noexcept {
+    const fd_receive_options& options, bool* would_block = nullptr) noexcept {
   if (!Type::message_oriented && buffer.empty()) [[unlikely]] {
     return ancillary_errno(EINVAL);  // 0 would read as EOF
   }
-  return receive_with_control<Type::message_oriented>(sock, buffer, sink, control,
-                                                      options.close_on_exec, options.sender_pidfd);
+  return receive_with_control<Type::message_oriented>(
+      sock, buffer, sink, control, options.close_on_exec, options.sender_pidfd, would_block);
 }
 
 }  // namespace detail

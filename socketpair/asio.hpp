@@ -175,6 +175,49 @@ one_call<Wait, T, Call> make_one_call(Call call) noexcept {
   return one_call<Wait, T, Call>(std::move(call));
 }
 
+// `receive_with_fds<N>` as a step: the descriptors land in the value the handler is given,
+// made once per operation (no result<T> per attempt), and an attempt on an empty socket (as a
+// rule the speculative one: a receive is mostly started before its message is sent) costs the
+// system call and one test, with no error made.
+template <class Type, std::size_t N>
+class receive_fds {
+ public:
+  static constexpr wait_type wait = wait_type::wait_read;
+  using value_type = received<inplace_fd_vector<N>>;
+
+  receive_fds(int fd, std::span<std::byte> buffer, fd_receive_options options) noexcept
+      : fd_(fd), buffer_(buffer), options_(options) {}
+
+  bool operator()(std::error_code& error) noexcept {
+    value_type& value = value_;
+    sockpair::detail::inplace_slots<N> sink(value);
+    sockpair::detail::control_buffer<sockpair::detail::receive_control_space(N)> control;
+    bool empty = false;
+    auto got = sockpair::detail::receive_ancillary<Type>(fd_, buffer_, sink, control.all(),
+                                                         options_, &empty);
+    if (!got) [[unlikely]] {
+      if (would_block(got.assume_error())) {
+        return false;
+      }
+      error = got.assume_error();
+      return true;
+    }
+    if (empty) {
+      return false;
+    }
+    value.size = got.assume_value();
+    return true;
+  }
+  [[nodiscard]] static bool progressed() noexcept { return false; }
+  [[nodiscard]] value_type take() noexcept { return std::move(value_); }
+
+ private:
+  int fd_;
+  std::span<std::byte> buffer_;
+  fd_receive_options options_;
+  value_type value_;
+};
+
 // Calls `call(done)` (one system call moving bytes from offset `done` of `total`) until all
 // have moved; a 0 count is `at_zero`. Reports the bytes moved, also on failure.
 template <wait_type Wait, class Call>
@@ -438,10 +481,11 @@ class step_reactor_op : public net::detail::reactor_op {
   // Flattened, as the perform function below: all it calls (Asio's handler work tracking, the
   // library's call) inlined into it, which g++ would otherwise leave out of line
   // (callgrind: 3,618 -> 3,342 instructions per asynchronous round trip).
-  [[gnu::flatten]] step_reactor_op(Step&& step, Handler& handler, const IoExecutor& io_ex)
+  template <class S>
+  [[gnu::flatten]] step_reactor_op(S&& step, Handler& handler, const IoExecutor& io_ex)
       : reactor_op(boost::system::error_code(), &step_reactor_op::do_perform,
                    &step_reactor_op::do_complete),
-        step_(std::move(step)),
+        step_(std::forward<S>(step)),
         handler_(std::move(handler)),
         work_(handler_, io_ex) {}
 
@@ -563,10 +607,12 @@ class binding {
 
   [[nodiscard]] const Executor& get_executor() const noexcept { return executor_; }
 
+  // `step` is taken by reference down to the operation that owns it (one move, not four);
+  // a deferred token stores its own copy.
   template <class Step, class Token>
-  auto start(Step step, Token&& token) {
+  auto start(Step&& step, Token&& token) {
     return net::async_initiate<Token, typename signature_of<typename Step::value_type>::type>(
-        initiation{this}, token, std::move(step));
+        initiation{this}, token, std::forward<Step>(step));
   }
 
  private:
@@ -577,15 +623,16 @@ class binding {
     [[nodiscard]] const executor_type& get_executor() const noexcept { return self->executor_; }
 
     template <class Handler, class Step>
-    void operator()(Handler&& handler, Step step) const {
-      self->launch(handler, step);
+    void operator()(Handler&& handler, Step&& step) const {
+      self->launch(handler, std::forward<Step>(step));
     }
   };
 
   // Allocates the operation (Asio's handler_ptr idiom: `p` frees it on every path until the
-  // reactor owns it) and starts it; `step` is moved from.
-  template <class Handler, class Step>
-  void launch(Handler& handler, Step& step) {
+  // reactor owns it) and starts it; `step` is moved (or, from a deferred token, copied) into it.
+  template <class Handler, class S>
+  void launch(Handler& handler, S&& step) {
+    using Step = std::remove_cvref_t<S>;
     using handler_type = std::decay_t<Handler>;
     using op = step_reactor_op<Step, handler_type, Executor>;
     constexpr int op_type = reactor_op_type(Step::wait);
@@ -594,7 +641,7 @@ class binding {
     auto slot = net::get_associated_cancellation_slot(handler);
     typename op::ptr p = {std::addressof(handler), op::ptr::allocate(handler), nullptr};
     // NOLINTNEXTLINE(cppcoreguidelines-owning-memory): `p` owns it, then the reactor
-    p.p = new (p.v) op(std::move(step), handler, executor_);
+    p.p = new (p.v) op(std::forward<S>(step), handler, executor_);
     if (slot.is_connected()) {
       p.p->watch(&slot.template emplace<reactor_cancellation>(reactor_, &data_, fd_, op_type));
     }
@@ -644,13 +691,14 @@ class binding {
   [[nodiscard]] Executor get_executor() noexcept { return descriptor_.get_executor(); }
 
   template <class Step, class Token>
-  auto start(Step step, Token&& token) {
+  auto start(Step&& step, Token&& token) {
     if constexpr (std::is_void_v<typename Step::value_type>) {
       return net::async_compose<Token, void(std::error_code)>(
           wait_op<descriptor_type>(descriptor_, Step::wait), token, descriptor_);
     } else {
       return net::async_compose<Token, void(std::error_code, typename Step::value_type)>(
-          step_op<descriptor_type, Step>(descriptor_, std::move(step)), token, descriptor_);
+          step_op<descriptor_type, Step>(descriptor_, std::forward<Step>(step)), token,
+          descriptor_);
     }
   }
 
@@ -888,10 +936,7 @@ class async_socket {
   template <std::size_t N, class Token = boost::asio::default_completion_token_t<Executor>>
   auto async_receive_with_fds(std::span<std::byte> buffer, fd_receive_options options,
                               Token&& token = {}) requires carries_ancillary_data<Domain> {
-    return start(detail::make_one_call<wait_type::wait_read, received<inplace_fd_vector<N>>>(
-                     [end = &end_, buffer, options]() noexcept {
-                       return receive_with_fds<N>(*end, buffer, options);
-                     }),
+    return start(detail::receive_fds<Type, N>(end_.native_handle(), buffer, options),
                  std::forward<Token>(token));
   }
 
@@ -974,8 +1019,8 @@ class async_socket {
   explicit async_socket(const Executor& executor) : io_(executor) {}
 
   template <class Step, class Token>
-  auto start(Step step, Token&& token) {
-    return io_.start(std::move(step), std::forward<Token>(token));
+  auto start(Step&& step, Token&& token) {
+    return io_.start(std::forward<Step>(step), std::forward<Token>(token));
   }
 
   template <class Token>

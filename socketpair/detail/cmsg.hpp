@@ -254,6 +254,11 @@ template <class Sink>
 /// - a message was longer than `buffer`: all of them are closed, `errc::message_truncated`.
 /// On any failure neither `sink` nor `*pidfd_out` owns a received descriptor.
 ///
+/// `would_block`, when not null, is for a caller that waits for readiness itself (the Asio
+/// layer), to whom an empty socket is the common case, not an error: the kernel's EAGAIN sets
+/// it and returns 0, with no error made and nothing received. (EAGAIN after a restarted EINTR
+/// still comes back as the error.)
+///
 /// `Sink` takes what arrives:
 ///   std::size_t room() const noexcept;   // how many more descriptors it can hold
 ///   void adopt(const std::byte* raw, std::size_t count) noexcept;
@@ -263,7 +268,7 @@ template <class Sink>
 template <bool MessageOriented, class Sink>
 [[nodiscard, gnu::always_inline]] inline result<std::size_t> receive_with_control(
     int socket_fd, std::span<std::byte> buffer, Sink& sink, std::span<std::byte> control,
-    bool close_on_exec, unique_fd* pidfd_out = nullptr) noexcept {
+    bool close_on_exec, unique_fd* pidfd_out = nullptr, bool* would_block = nullptr) noexcept {
   if (pidfd_out != nullptr) {
     pidfd_out->reset();
   }
@@ -280,7 +285,17 @@ template <bool MessageOriented, class Sink>
 #if defined(__linux__)
   flags |= MessageOriented ? MSG_TRUNC : 0;  // Linux then returns the message's real length
 #endif
-  const ssize_t n = recvmsg_restarting(socket_fd, &msg, flags);
+  ssize_t n = 0;
+  if (would_block == nullptr) {
+    n = recvmsg_restarting(socket_fd, &msg, flags);
+  } else {
+    const long rc = sys::recvmsg(socket_fd, &msg, flags);
+    if (rc == -EAGAIN) {
+      *would_block = true;
+      return std::size_t{0};
+    }
+    n = rc < 0 ? finish_failed_recvmsg(socket_fd, &msg, flags, rc) : rc;
+  }
   if (n < 0) [[unlikely]] {
     return ancillary_errno();
   }

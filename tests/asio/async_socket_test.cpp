@@ -693,6 +693,49 @@ TEST_F(AsyncSocket, DescriptorsArriveOwnedWithTheirBytes) {
   EXPECT_TRUE(has_cloexec(got->fds[0].get()));
 }
 
+// A deferred receive stores its operation's state until launched, and one started on a
+// released end completes without a try: no descriptor, no byte, an error.
+TEST_F(AsyncSocket, DeferredAndReleasedReceivesWithFdsKeepTheContract) {
+  net::io_context& io = fresh_io();
+  auto p = make_mixed<stream>(io.get_executor());
+  std::array<int, 2> pipe_fds{};
+  ASSERT_EQ(::pipe(pipe_fds.data()), 0);
+  const unique_fd read_end(pipe_fds[0]);
+  const unique_fd write_end(pipe_fds[1]);
+  std::array<std::byte, 4> buffer{};
+  auto deferred = p.async.async_receive_with_fds<1>(buffer, net::deferred);
+  ASSERT_TRUE(send_with_fds(p.sync, std::string_view("d"), {write_end.get()}));
+  std::optional<received<inplace_fd_vector<1>>> got;
+  std::move(deferred)([&](std::error_code ec, received<inplace_fd_vector<1>> r) {
+    EXPECT_FALSE(ec) << ec.message();
+    got = std::move(r);
+  });
+  io.run_for(watchdog);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->size, 1U);
+  ASSERT_EQ(got->fds.size(), 1U);
+  EXPECT_TRUE(same_file(got->fds[0].get(), write_end.get()));
+
+  io.restart();
+  socket<stream> back = p.async.release();
+  ASSERT_TRUE(send_with_fds(p.sync, std::string_view("r"), {write_end.get()}));
+  std::optional<std::error_code> error;
+  p.async.async_receive_with_fds<1>(buffer,
+                                    [&](std::error_code ec, received<inplace_fd_vector<1>> r) {
+                                      error = ec;
+                                      EXPECT_EQ(r.size, 0U);
+                                      EXPECT_TRUE(r.fds.empty());
+                                    });
+  io.run_for(watchdog);
+  ASSERT_TRUE(error);
+  EXPECT_TRUE(*error);
+  // The message is still queued, whole, for the end handed back.
+  auto rest = receive_with_fds<1>(back, buffer);
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(rest.value().size, 1U);
+  EXPECT_EQ(rest.value().fds.size(), 1U);
+}
+
 TEST_F(AsyncSocket, AsyncSendWithFdsPassesCopies) {
   net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
