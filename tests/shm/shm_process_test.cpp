@@ -67,6 +67,20 @@ std::string echo_all(shm_channel& channel) {
   }
 }
 
+// In a child: reserves 1000 bytes for message `sequence`, writes half of them and dies by
+// SIGKILL, so that the reservation is never published. Returns (the child's verdict) only if
+// the reservation failed or the signal did not kill.
+std::string die_inside_a_reservation(shm_channel& channel, std::uint64_t sequence) {
+  auto room = channel.reserve(1000);
+  if (!room) {
+    return "reserve failed";
+  }
+  const auto next = pattern(sequence, 1000);
+  std::copy(next.begin(), next.begin() + 500, room.value().begin());
+  ::raise(SIGKILL);
+  return "not killed";
+}
+
 TEST(ShmProcess, WorksAcrossForkWithTheChildAccepting) {
   auto pair = socket_pair<stream>::create().value();
   auto child = child_process::start([&]() -> std::string {
@@ -334,15 +348,7 @@ TEST(ShmProcess, APeerThatDiesInsideAReservationPublishedNoneOfIt) {
         return "send failed";
       }
     }
-    // Half of the next message, then death.
-    auto room = channel.value().reserve(1000);
-    if (!room) {
-      return "reserve failed";
-    }
-    const auto next = pattern(whole, 1000);
-    std::copy(next.begin(), next.begin() + 500, room.value().begin());
-    ::raise(SIGKILL);
-    return "not killed";
+    return die_inside_a_reservation(channel.value(), whole);
   });
   ASSERT_TRUE(pair.second.close());
   auto channel = shm_channel::accept(std::move(pair.first), {}, watchdog);
@@ -371,14 +377,7 @@ TEST(ShmProcess, APeerKilledAfterABatchLeavesReceiveBatchEveryPublishedMessageTh
     if (!channel.value().flush()) {
       return "flush failed";
     }
-    auto room = channel.value().reserve(1000);  // half of the next one, then death
-    if (!room) {
-      return "reserve failed";
-    }
-    const auto next = pattern(whole, 1000);
-    std::copy(next.begin(), next.begin() + 500, room.value().begin());
-    ::raise(SIGKILL);
-    return "not killed";
+    return die_inside_a_reservation(channel.value(), whole);
   });
   ASSERT_TRUE(pair.second.close());
   auto channel = shm_channel::accept(std::move(pair.first), {}, watchdog);
