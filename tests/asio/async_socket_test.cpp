@@ -27,6 +27,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -125,6 +126,37 @@ std::vector<std::byte> drain(socket<Type>& end) {
 }
 
 std::span<const std::byte> as_bytes(const std::string& s) { return std::as_bytes(std::span(s)); }
+
+// Both ends of a new pipe(2), owned: a descriptor to pass that is not a socket.
+struct pipe_ends {
+  unique_fd read_end;
+  unique_fd write_end;
+};
+
+pipe_ends make_pipe() {
+  std::array<int, 2> fds{};
+  if (::pipe(fds.data()) != 0) {
+    ADD_FAILURE() << "pipe: " << std::generic_category().message(errno);
+    std::abort();
+  }
+  return {unique_fd(fds[0]), unique_fd(fds[1])};
+}
+
+// A cancellation signal and what the one operation whose handler is bound to it reported:
+// its error and its count of bytes (empty until it completes).
+struct cancellable_transfer {
+  net::cancellation_signal signal;
+  std::error_code error;
+  std::optional<std::size_t> count;
+
+  // The completion handler for that operation, bound to `signal`.
+  auto handler() {
+    return net::bind_cancellation_slot(signal.slot(), [this](std::error_code ec, std::size_t n) {
+      error = ec;
+      count = n;
+    });
+  }
+};
 
 // ---- Binding ----------------------------------------------------------------------------------
 
@@ -483,24 +515,18 @@ TEST_F(AsyncSocket, ACancelledSendAllReportsExactlyTheBytesThatWentOut) {
     net::io_context& io = fresh_io();
     auto p = make_mixed<stream>(io.get_executor());
     const auto out = pattern(16U << 20U);  // far more than the pair holds
-    net::cancellation_signal signal;
-    std::error_code error;
-    std::optional<std::size_t> sent;
-    p.async.async_send_all(
-        out, net::bind_cancellation_slot(signal.slot(), [&](std::error_code ec, std::size_t n) {
-          error = ec;
-          sent = n;
-        }));
+    cancellable_transfer send;
+    p.async.async_send_all(out, send.handler());
     io.poll();  // the pair is full: the operation waits
-    ASSERT_FALSE(sent);
-    signal.emit(type);
+    ASSERT_FALSE(send.count);
+    send.signal.emit(type);
     io.run_for(watchdog);
-    ASSERT_TRUE(sent);
-    EXPECT_TRUE(cancelled(error)) << error.message();
-    EXPECT_GT(*sent, 0U);
-    EXPECT_LT(*sent, out.size());
+    ASSERT_TRUE(send.count);
+    EXPECT_TRUE(cancelled(send.error)) << send.error.message();
+    EXPECT_GT(*send.count, 0U);
+    EXPECT_LT(*send.count, out.size());
     const auto arrived = drain(p.sync);
-    ASSERT_EQ(arrived.size(), *sent);  // exactly what it reported, no more, no less
+    ASSERT_EQ(arrived.size(), *send.count);  // exactly what it reported, no more, no less
     EXPECT_TRUE(std::equal(arrived.begin(), arrived.end(), out.begin()));
   }
 }
@@ -509,22 +535,16 @@ TEST_F(AsyncSocket, ACancelledReceiveExactReportsExactlyTheBytesThatArrived) {
   net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
   std::array<std::byte, 10> buffer{};
-  net::cancellation_signal signal;
-  std::error_code error;
-  std::optional<std::size_t> got;
-  p.async.async_receive_exact(
-      buffer, net::bind_cancellation_slot(signal.slot(), [&](std::error_code ec, std::size_t n) {
-        error = ec;
-        got = n;
-      }));
+  cancellable_transfer receive;
+  p.async.async_receive_exact(buffer, receive.handler());
   ASSERT_TRUE(p.sync.send(as_bytes("01234")));
   io.poll();  // the five bytes are taken; the operation waits for five more
-  ASSERT_FALSE(got);
-  signal.emit(net::cancellation_type::partial);
+  ASSERT_FALSE(receive.count);
+  receive.signal.emit(net::cancellation_type::partial);
   io.run_for(watchdog);
-  ASSERT_TRUE(got);
-  EXPECT_TRUE(cancelled(error));
-  EXPECT_EQ(*got, 5U);
+  ASSERT_TRUE(receive.count);
+  EXPECT_TRUE(cancelled(receive.error));
+  EXPECT_EQ(*receive.count, 5U);
   EXPECT_EQ(buffer[4], std::byte{'4'});
   ASSERT_TRUE(p.sync.send(as_bytes("56789")));
   std::array<std::byte, 5> rest{};
@@ -579,19 +599,13 @@ TEST_F(AsyncSocket, TotalCancellationIsRefusedOnceBytesHaveMoved) {
   net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
   const auto out = pattern(4U << 20U);
-  net::cancellation_signal signal;
-  std::error_code error;
-  std::optional<std::size_t> sent;
-  p.async.async_send_all(
-      out, net::bind_cancellation_slot(signal.slot(), [&](std::error_code ec, std::size_t n) {
-        error = ec;
-        sent = n;
-      }));
+  cancellable_transfer send;
+  p.async.async_send_all(out, send.handler());
   io.poll();
-  ASSERT_FALSE(sent);
-  signal.emit(net::cancellation_type::total);  // cannot be honoured: bytes went out
+  ASSERT_FALSE(send.count);
+  send.signal.emit(net::cancellation_type::total);  // cannot be honoured: bytes went out
   io.poll();
-  ASSERT_FALSE(sent) << error.message();  // (else the reader below would wait forever)
+  ASSERT_FALSE(send.count) << send.error.message();  // (else the reader below would wait forever)
   std::thread reader([&] {
     std::vector<std::byte> in(out.size());
     EXPECT_EQ(p.sync.receive_exact(in).value(), out.size());
@@ -599,29 +613,23 @@ TEST_F(AsyncSocket, TotalCancellationIsRefusedOnceBytesHaveMoved) {
   });
   io.run_for(watchdog);
   reader.join();
-  ASSERT_TRUE(sent);
-  EXPECT_FALSE(error) << error.message();
-  EXPECT_EQ(*sent, out.size());
+  ASSERT_TRUE(send.count);
+  EXPECT_FALSE(send.error) << send.error.message();
+  EXPECT_EQ(*send.count, out.size());
 }
 
 TEST_F(AsyncSocket, TotalCancellationOfAnIdleReceiveConsumesNothing) {
   net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
   std::array<std::byte, 8> buffer{};
-  net::cancellation_signal signal;
-  std::error_code error;
-  std::optional<std::size_t> got;
-  p.async.async_receive_exact(
-      buffer, net::bind_cancellation_slot(signal.slot(), [&](std::error_code ec, std::size_t n) {
-        error = ec;
-        got = n;
-      }));
+  cancellable_transfer receive;
+  p.async.async_receive_exact(buffer, receive.handler());
   io.poll();
-  signal.emit(net::cancellation_type::total);
+  receive.signal.emit(net::cancellation_type::total);
   io.run_for(watchdog);
-  ASSERT_TRUE(got);
-  EXPECT_TRUE(cancelled(error));
-  EXPECT_EQ(*got, 0U);
+  ASSERT_TRUE(receive.count);
+  EXPECT_TRUE(cancelled(receive.error));
+  EXPECT_EQ(*receive.count, 0U);
 }
 
 TEST_F(AsyncSocket, ATimeoutCancelsAReceiveAndTheNextReceiveGetsTheData) {
@@ -672,10 +680,7 @@ TEST_F(AsyncSocket, DestroyingTheEndCompletesAPendingOperationAsCancelled) {
 TEST_F(AsyncSocket, DescriptorsArriveOwnedWithTheirBytes) {
   net::io_context& io = fresh_io();
   auto p = make_mixed<seqpacket>(io.get_executor());
-  std::array<int, 2> pipe_fds{};
-  ASSERT_EQ(::pipe(pipe_fds.data()), 0);
-  const unique_fd read_end(pipe_fds[0]);
-  const unique_fd write_end(pipe_fds[1]);
+  const auto [read_end, write_end] = make_pipe();
   std::array<std::byte, 16> buffer{};
   std::optional<received<inplace_fd_vector<2>>> got;
   p.async.async_receive_with_fds<2>(buffer,
@@ -698,10 +703,7 @@ TEST_F(AsyncSocket, DescriptorsArriveOwnedWithTheirBytes) {
 TEST_F(AsyncSocket, DeferredAndReleasedReceivesWithFdsKeepTheContract) {
   net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
-  std::array<int, 2> pipe_fds{};
-  ASSERT_EQ(::pipe(pipe_fds.data()), 0);
-  const unique_fd read_end(pipe_fds[0]);
-  const unique_fd write_end(pipe_fds[1]);
+  const auto [read_end, write_end] = make_pipe();
   std::array<std::byte, 4> buffer{};
   auto deferred = p.async.async_receive_with_fds<1>(buffer, net::deferred);
   ASSERT_TRUE(send_with_fds(p.sync, std::string_view("d"), {write_end.get()}));
@@ -739,10 +741,7 @@ TEST_F(AsyncSocket, DeferredAndReleasedReceivesWithFdsKeepTheContract) {
 TEST_F(AsyncSocket, AsyncSendWithFdsPassesCopies) {
   net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
-  std::array<int, 2> pipe_fds{};
-  ASSERT_EQ(::pipe(pipe_fds.data()), 0);
-  const unique_fd read_end(pipe_fds[0]);
-  const unique_fd write_end(pipe_fds[1]);
+  const auto [read_end, write_end] = make_pipe();
   const std::array<int, 1> fds = {read_end.get()};
   const std::string data = "x";
   std::size_t sent = 0;
