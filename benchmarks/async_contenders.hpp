@@ -81,19 +81,29 @@ class ping_pong {
   [[nodiscard]] std::uint64_t round_trips() const { return sequence_; }
 
  private:
+  /// Sends what is left of `this->*Out` (from `this->*Done` on) on `c_.*End`, one operation
+  /// at a time (each again through `Again`), then goes on to `Next`: the ping's send and the
+  /// echo's, one body.
+  template <auto End, auto Out, auto Done, auto Again, auto Next>
+  void send_rest() {
+    C::send_some(
+        c_.*End, const_bytes(this->*Out).subspan(this->*Done), [this](auto ec, std::size_t n) {
+          if (ec) {
+            fail(Out == &ping_pong::ping_ ? "async ping_pong: send" : "async ping_pong: echo send");
+          }
+          this->*Done += n;
+          if (this->*Done < (this->*Out).size()) {
+            then(this, Again);
+            return;
+          }
+          this->*Done = 0;
+          then(this, Next);
+        });
+  }
+
   void ping_write() {
-    C::send_some(c_.a, const_bytes(ping_).subspan(ping_done_), [this](auto ec, std::size_t n) {
-      if (ec) {
-        fail("async ping_pong: send");
-      }
-      ping_done_ += n;
-      if (ping_done_ < ping_.size()) {
-        then(this, &ping_pong::ping_write);
-        return;
-      }
-      ping_done_ = 0;
-      then(this, &ping_pong::pong_read);
-    });
+    send_rest<&C::a, &ping_pong::ping_, &ping_pong::ping_done_, &ping_pong::ping_write,
+              &ping_pong::pong_read>();
   }
 
   void pong_read() {
@@ -139,18 +149,8 @@ class ping_pong {
   }
 
   void echo_write() {
-    C::send_some(c_.b, const_bytes(echo_).subspan(echo_done_), [this](auto ec, std::size_t n) {
-      if (ec) {
-        fail("async ping_pong: echo send");
-      }
-      echo_done_ += n;
-      if (echo_done_ < echo_.size()) {
-        then(this, &ping_pong::echo_write);
-        return;
-      }
-      echo_done_ = 0;
-      then(this, &ping_pong::echo_read);
-    });
+    send_rest<&C::b, &ping_pong::echo_, &ping_pong::echo_done_, &ping_pong::echo_write,
+              &ping_pong::echo_read>();
   }
 
   void finish() {
