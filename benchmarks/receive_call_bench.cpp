@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <system_error>
 #include <utility>
 
@@ -44,43 +45,43 @@ struct nonblocking_pair {
   sockpair::socket<sockpair::stream> far;
 };
 
-// The bytes to receive, if any: a send(2) of `size` bytes on `near`, the same for both.
-void put(nonblocking_pair& pair, const std::array<std::byte, 64>& out, std::size_t size) {
-  if (size != 0 && ::send(pair.near.native_handle(), out.data(), size, MSG_NOSIGNAL) !=
-                       static_cast<ssize_t>(size)) {
-    fail("receive_call: send");
+// One receive per iteration, after a send(2) of `state.range(0)` bytes on `near` (none: the
+// receive finds an empty socket). `receive(fd, buffer)` is the contender's call: the count
+// received, or -errno.
+template <class Receive>
+void receive_call(benchmark::State& state, Receive receive) {
+  nonblocking_pair pair;
+  const auto size = static_cast<std::size_t>(state.range(0));
+  const std::array<std::byte, 64> out{};
+  std::array<std::byte, 64> in{};
+  for (auto _ : state) {
+    if (size != 0 && ::send(pair.near.native_handle(), out.data(), size, MSG_NOSIGNAL) !=
+                         static_cast<ssize_t>(size)) {
+      fail("receive_call: send");
+    }
+    const long got = receive(pair.far, std::span<std::byte>(in));
+    if (size == 0 ? got != -EAGAIN : got != static_cast<long>(size)) {
+      fail("receive_call: receive");
+    }
   }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
 
 void receive_call_recv(benchmark::State& state) {
-  nonblocking_pair pair;
-  const auto size = static_cast<std::size_t>(state.range(0));
-  std::array<std::byte, 64> out{};
-  std::array<std::byte, 64> in{};
-  for (auto _ : state) {
-    put(pair, out, size);
-    const ssize_t n = ::recv(pair.far.native_handle(), in.data(), in.size(), 0);
-    if (size == 0 ? (n != -1 || errno != EAGAIN) : n != static_cast<ssize_t>(size)) {
-      fail("receive_call: recv");
-    }
-  }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+  receive_call(state, [](sockpair::socket<sockpair::stream>& end, std::span<std::byte> buffer) {
+    const ssize_t n = ::recv(end.native_handle(), buffer.data(), buffer.size(), 0);
+    return n < 0 ? -static_cast<long>(errno) : static_cast<long>(n);
+  });
 }
 
 void receive_call_sockpair(benchmark::State& state) {
-  nonblocking_pair pair;
-  const auto size = static_cast<std::size_t>(state.range(0));
-  std::array<std::byte, 64> out{};
-  std::array<std::byte, 64> in{};
-  for (auto _ : state) {
-    put(pair, out, size);
-    auto got = pair.far.receive(in);
-    if (size == 0 ? (got || got.error() != std::errc::resource_unavailable_try_again)
-                  : (!got || got.value() != size)) {
-      fail("receive_call: socket::receive");
+  receive_call(state, [](sockpair::socket<sockpair::stream>& end, std::span<std::byte> buffer) {
+    auto got = end.receive(buffer);
+    if (!got) {
+      return got.error() == std::errc::resource_unavailable_try_again ? -long{EAGAIN} : -1L;
     }
-  }
-  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+    return static_cast<long>(got.value());
+  });
 }
 
 // Registration at start-up, as Google Benchmark's BENCHMARK() macro does.
