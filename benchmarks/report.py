@@ -188,13 +188,15 @@ def run_group(suite, case, pinned, args, out_file):
 
 
 # The asynchronous cases' target (within 5% of Asio's time) is finer than one run's noise at
-# five repetitions on this shared machine (±19-26% per sample): they take three times as many,
-# which costs about half a minute, so that their medians move less from run to run.
+# five repetitions on this shared machine (±19-26% per sample), and the two-CPU cases' references
+# swing by 2-3x within half an hour (framing 11-34 M msg/s): they take three times as many
+# repetitions, which costs under a minute, so that their medians move less from run to run.
 ASYNC_TIME_CASES = ("async_latency", "async_messages", "async_fd_passing")
+MORE_REPETITIONS = ASYNC_TIME_CASES + ("messages_2cpu", "latency_2cpu")
 
 
 def repetitions_for(case, args):
-    if case in ASYNC_TIME_CASES and not args.quick:
+    if case in MORE_REPETITIONS and not args.quick:
         return args.repetitions * 3
     return args.repetitions
 
