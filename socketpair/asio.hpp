@@ -189,8 +189,7 @@ class receive_fds {
       : fd_(fd), buffer_(buffer), options_(options) {}
 
   bool operator()(std::error_code& error) noexcept {
-    value_type& value = value_;
-    sockpair::detail::inplace_slots<N> sink(value);
+    sockpair::detail::inplace_slots<N> sink(value_);
     sockpair::detail::control_buffer<sockpair::detail::receive_control_space(N)> control;
     bool empty = false;
     auto got = sockpair::detail::receive_ancillary<Type>(fd_, buffer_, sink, control.all(),
@@ -205,7 +204,7 @@ class receive_fds {
     if (empty) {
       return false;
     }
-    value.size = got.assume_value();
+    value_.size = got.assume_value();
     return true;
   }
   [[nodiscard]] static bool progressed() noexcept { return false; }
