@@ -502,13 +502,7 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
   [[nodiscard]] result<std::optional<std::size_t>> receive_batch(
       Visit&& visit, deadline until = deadline::never(),
       std::size_t max_messages = std::numeric_limits<std::size_t>::max()) noexcept {
-    release();
-    const std::uint64_t head = r_.head;
-    BOOST_OUTCOME_TRY(auto found, next_record(until));
-    if (!found) {
-      return std::optional<std::size_t>();
-    }
-    return std::optional<std::size_t>(visit_batch(visit, max_messages, r_.head == head));
+    return take_batch(visit, until, false, max_messages);
   }
 
   /// `receive_batch` without waiting: 0 when no message is there now (no error), after one
@@ -518,16 +512,7 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
   requires std::invocable<Visit&, std::span<const std::byte>>
   [[nodiscard]] result<std::optional<std::size_t>> try_receive_batch(
       Visit&& visit, std::size_t max_messages = std::numeric_limits<std::size_t>::max()) noexcept {
-    release();
-    const std::uint64_t head = r_.head;
-    BOOST_OUTCOME_TRY(auto found, next_record(deadline::passed(), true));
-    if (!found) {
-      if (r_.peer_gone) {
-        return std::optional<std::size_t>();
-      }
-      return std::optional<std::size_t>(0);
-    }
-    return std::optional<std::size_t>(visit_batch(visit, max_messages, r_.head == head));
+    return take_batch(visit, deadline::passed(), true, max_messages);
   }
 
   // ---- Inspection ----------------------------------------------------------------------------
@@ -1074,6 +1059,23 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
     return head != r_.tail;
   }
 
+  // receive_batch and try_receive_batch (`stop_if_none`: nothing there now is 0, not a wait):
+  // the first record, then the batch from it; nullopt at the end.
+  template <class Visit>
+  result<std::optional<std::size_t>> take_batch(Visit& visit, deadline until, bool stop_if_none,
+                                                std::size_t max_messages) noexcept {
+    release();
+    const std::uint64_t head = r_.head;
+    BOOST_OUTCOME_TRY(auto found, next_record(until, stop_if_none));
+    if (!found) {
+      if (stop_if_none && !r_.peer_gone) {
+        return std::optional<std::size_t>(0);
+      }
+      return std::optional<std::size_t>();
+    }
+    return std::optional<std::size_t>(visit_batch(visit, max_messages, r_.head == head));
+  }
+
   // The batch of receive_batch, from the record next_record found: visits it and every
   // further record below the peer's head (wrap markers skipped, each record checked by
   // take_record), then releases them all with one store of the tail. The head is loaded at
@@ -1085,8 +1087,7 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
     for (;;) {
       visit(current_payload());
       ++visited;
-      r_.tail += r_.record;
-      r_.partial = 0;
+      advance_record();
       if (visited >= max_messages) {
         break;
       }
@@ -1111,8 +1112,7 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
         break;
       }
     }
-    detail::shm_store(in_tail_, r_.tail, std::memory_order_seq_cst);
-    static_cast<void>(wake_if_waiting(in_space_waiting_, r_.last_space_bell, space_bell_.get()));
+    publish_tail();
     return visited;
   }
 
@@ -1121,8 +1121,18 @@ class shm_channel {  // NOLINT(clang-analyzer-optin.performance.Padding): see ab
   }
 
   void consume_record() noexcept {
+    advance_record();
+    publish_tail();
+  }
+
+  // Past the record held (this end only; the peer learns it from publish_tail).
+  void advance_record() noexcept {
     r_.tail += r_.record;
     r_.partial = 0;
+  }
+
+  // Stores this end's tail, releasing the room up to it to the producer.
+  void publish_tail() noexcept {
     detail::shm_store(in_tail_, r_.tail, std::memory_order_seq_cst);
     // The consumer's release wakes a producer that sleeps for room; errors do not matter here
     // (a gone peer is reported by the next wait).
