@@ -285,19 +285,12 @@ template <bool MessageOriented, class Sink>
 #if defined(__linux__)
   flags |= MessageOriented ? MSG_TRUNC : 0;  // Linux then returns the message's real length
 #endif
-  ssize_t n = 0;
-  if (would_block == nullptr) {
-    n = recvmsg_restarting(socket_fd, &msg, flags);
-  } else {
-    const long rc = sys::recvmsg(socket_fd, &msg, flags);
-    if (rc == -EAGAIN) {
-      *would_block = true;
-      return std::size_t{0};
-    }
-    n = rc < 0 ? finish_failed_recvmsg(socket_fd, &msg, flags, rc) : rc;
-  }
+  const ssize_t n = recvmsg_restarting(socket_fd, &msg, flags, would_block);
   if (n < 0) [[unlikely]] {
     return ancillary_errno();
+  }
+  if (would_block != nullptr && *would_block) {
+    return std::size_t{0};  // nothing received: no control data to look at
   }
 
   const control_taken taken = take_control(msg, sink, close_on_exec, pidfd_out);
