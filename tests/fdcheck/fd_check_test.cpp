@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -97,12 +98,16 @@ class LeakyProgram : public ::testing::Test {
   static void SetUpTestSuite() {
     const std::string program = leaky_program_path();
     ASSERT_FALSE(program.empty()) << "set FD_CHECK_LEAKY_PROGRAM outside Bazel";
-    const std::string xml_path = temp_dir() + "/leaky_program.xml";
+    // One file per process: CTest runs each test of this suite as its own process, at once,
+    // in the same /tmp, and a shared name let one read the report another was writing.
+    const std::string xml_path =
+        temp_dir() + "/leaky_program." + std::to_string(::getpid()) + ".xml";
     result = run({program, "--gtest_output=xml:" + xml_path});
     std::ifstream in(xml_path);
     std::stringstream text;
     text << in.rdbuf();
     xml = text.str();
+    std::remove(xml_path.c_str());
   }
   static inline run_result result;
   static inline std::string xml;
