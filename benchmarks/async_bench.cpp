@@ -75,12 +75,17 @@ void async_fd_passing(benchmark::State& state) {
 }
 
 template <class C>
-void register_contender() {
+void register_streaming() {
   benchmark::RegisterBenchmark(name("async_latency", C::name()).c_str(), async_latency<C>)
       ->Arg(64)
       ->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark(name("async_messages", C::name()).c_str(), async_messages<C>)
       ->Arg(64);
+}
+
+template <class C>
+void register_contender() {
+  register_streaming<C>();
   benchmark::RegisterBenchmark(name("async_fd_passing", C::name()).c_str(), async_fd_passing<C>)
       ->Arg(1);
 }
@@ -89,6 +94,9 @@ void register_contender() {
 [[maybe_unused]] const bool registered = [] {  // NOLINT(cert-err58-cpp)
   register_contender<async::asio_stream>();
   register_contender<async::sockpair_stream>();
+  if (async::sockpair_refusing::available()) {
+    register_streaming<async::sockpair_refusing>();
+  }
   return true;
 }();
 

@@ -470,4 +470,23 @@ struct sockpair_stream {
   int sender_handle_ = -1;
 };
 
+/// `sockpair_stream` with both ends refusing descriptors (`async_socket::refuse_descriptors`,
+/// SO_PASSRIGHTS off, Linux >= 6.16), so that async_receive reads with recv(2), as Asio does:
+/// the ping-pong and message cases only (a descriptor cannot reach these ends).
+struct sockpair_refusing : sockpair_stream {
+  static std::string name() { return "sockpair_refusing"; }
+
+  explicit sockpair_refusing(net::io_context& io) : sockpair_stream(io) {
+    if (!a.refuse_descriptors() || !b.refuse_descriptors()) {
+      fail("sockpair_refusing: refuse_descriptors (SO_PASSRIGHTS needs Linux >= 6.16)");
+    }
+  }
+
+  /// Whether this kernel lets an end refuse descriptors: the case is left out where not.
+  static bool available() {
+    auto pair = sockpair::socket_pair<sockpair::stream>::create();
+    return pair && sockpair::set_accept_descriptors(pair.assume_value().first, false);
+  }
+};
+
 }  // namespace bench::async

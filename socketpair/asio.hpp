@@ -92,6 +92,8 @@
 #pragma GCC diagnostic pop
 #endif
 
+#include <sys/socket.h>
+
 #include <socketpair/ancillary.hpp>
 #include <socketpair/batch.hpp>
 #include <socketpair/byte_range.hpp>
@@ -101,10 +103,12 @@
 #include <socketpair/tags.hpp>
 #include <socketpair/unique_fd.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <concepts>
 #include <cstddef>
+#include <limits>
 #include <optional>
 #include <span>
 #include <system_error>
@@ -762,11 +766,14 @@ class async_socket {
   }
 
   async_socket(async_socket&& other) noexcept
-      : end_(std::move(other.end_)), io_(std::move(other.io_)) {}
+      : end_(std::move(other.end_)),
+        io_(std::move(other.io_)),
+        recvmsg_bytes_left_(std::exchange(other.recvmsg_bytes_left_, every_byte)) {}
   async_socket& operator=(async_socket&& other) noexcept {
     if (this != &other) {
       io_ = std::move(other.io_);  // unregisters this end's descriptor before it closes
       end_ = std::move(other.end_);
+      recvmsg_bytes_left_ = std::exchange(other.recvmsg_bytes_left_, every_byte);
     }
     return *this;
   }
@@ -791,6 +798,7 @@ class async_socket {
   /// operations complete with operation_canceled, having moved nothing more.
   [[nodiscard]] next_layer_type release() noexcept {
     io_.release();
+    recvmsg_bytes_left_ = every_byte;
     return std::move(end_);
   }
 
@@ -799,6 +807,41 @@ class async_socket {
   [[nodiscard]] result<void> cancel() noexcept {
     if (auto error = io_.cancel()) {
       return error;
+    }
+    return success();
+  }
+
+  /// Refuses descriptors from now on: SO_PASSRIGHTS off, as `set_accept_descriptors(end,
+  /// false)`, so a peer's send that carries any fails in the sender with EPERM
+  /// (std::errc::operation_not_permitted) and queues nothing. A stream end then has nothing
+  /// the kernel would have to drop unreported, and `async_receive` reads it with recv(2),
+  /// which costs the kernel less than the recvmsg(2) it needs to see descriptors (no msghdr
+  /// to copy in; docs/async.md). The bytes queued when this is called may still carry
+  /// descriptors sent before: `async_receive` reads that many bytes with recvmsg(2) first,
+  /// so their descriptors are still closed and reported (`errc::descriptors_discarded`).
+  /// That count includes what a sender was queueing at that moment: a receive takes the
+  /// lock under which the kernel checks SO_PASSRIGHTS and queues a send, so the count is
+  /// read after every such send is queued.
+  ///
+  /// Do not turn SO_PASSRIGHTS back on behind the end's back (`set_accept_descriptors` on
+  /// `next_layer()`, the descriptor, or another process holding it): the end would not
+  /// notice, and descriptors sent then would be closed by the kernel unreported. Receives
+  /// other than `async_receive` into one buffer keep using recvmsg(2). The setting ends
+  /// with `release()`.
+  ///
+  /// Errors: `errc::not_supported_by_kernel` before Linux 6.16 (nothing changed); EBADF
+  /// for an empty end.
+  [[nodiscard]] result<void> refuse_descriptors() noexcept requires carries_ancillary_data<Domain> {
+    if (auto off = set_accept_descriptors(end_, false); !off) {
+      return off.assume_error();
+    }
+    if constexpr (!Type::message_oriented) {
+      std::byte probe{};  // a peek takes the receive lock (see above); its result is unused
+      static_cast<void>(sockpair::detail::recv_some(
+          end_.native_handle(), std::span<std::byte>(&probe, 1), MSG_PEEK | MSG_DONTWAIT));
+      if (auto queued = end_.bytes_readable()) {
+        recvmsg_bytes_left_ = queued.assume_value();
+      }  // (unmeasured, it stays at "every byte": never on a connected AF_UNIX stream)
     }
     return success();
   }
@@ -855,7 +898,7 @@ class async_socket {
   template <class Token = boost::asio::default_completion_token_t<Executor>>
   auto async_receive(std::span<std::byte> buffer, Token&& token = {}) {
     return start(detail::make_one_call<wait_type::wait_read, std::size_t>(
-                     [end = &end_, buffer]() noexcept { return end->receive(buffer); }),
+                     [self = this, buffer]() noexcept { return self->receive_once(buffer); }),
                  std::forward<Token>(token));
   }
 
@@ -1055,8 +1098,37 @@ class async_socket {
     return got;
   }
 
+  // `async_receive`'s call: `socket::receive`, except on a stream end that refuses
+  // descriptors (`receive_refusing`).
+  result<std::size_t> receive_once(std::span<std::byte> buffer) noexcept {
+    if constexpr (!Type::message_oriented && carries_ancillary_data<Domain>) {
+      if (recvmsg_bytes_left_ != every_byte) {
+        return receive_refusing(buffer);
+      }
+    }
+    return end_.receive(buffer);
+  }
+
+  // recv(2) once the bytes that may carry descriptors sent before the end refused them are
+  // read (with recvmsg(2), through `socket::receive`).
+  result<std::size_t> receive_refusing(std::span<std::byte> buffer) noexcept {
+    if (recvmsg_bytes_left_ == 0) {
+      return sockpair::detail::recv_some(end_.native_handle(), buffer, 0);
+    }
+    auto got = end_.receive(buffer);
+    if (got) {
+      recvmsg_bytes_left_ -= std::min(recvmsg_bytes_left_, got.assume_value());
+    }
+    return got;
+  }
+
+  static constexpr std::size_t every_byte = std::numeric_limits<std::size_t>::max();
+
   next_layer_type end_;
   detail::binding<Executor> io_;
+  // Bytes `async_receive` still reads with recvmsg(2): all (`every_byte`) until
+  // `refuse_descriptors`, then those queued when it was called.
+  std::size_t recvmsg_bytes_left_ = every_byte;
 };
 
 }  // namespace sockpair::asio

@@ -121,18 +121,29 @@ template <bool OfferControl = true>  // (a template: instantiated on first use, 
   return static_cast<std::size_t>(n);
 }
 
-/// One recv(2) with MSG_PEEK on a byte stream: copies what a receive would return, leaving it
-/// (and any descriptors riding on it) queued. 0 means orderly EOF; an empty buffer is EINVAL.
+/// One recv(2) on a byte stream; 0 means orderly EOF, an empty buffer is EINVAL. recv(2) has
+/// nowhere to put control data, so descriptors riding on the bytes would be closed by the
+/// kernel unreported: this is only for a peek (MSG_PEEK, which leaves them queued) and for an
+/// end that refuses descriptors (SO_PASSRIGHTS off) since before the bytes it reads were sent.
 template <class = void>  // instantiated on first use (see above)
-[[nodiscard]] result<std::size_t> peek_some(int fd, std::span<std::byte> buffer) noexcept {
+[[nodiscard, gnu::always_inline]] inline result<std::size_t> recv_some(int fd,
+                                                                       std::span<std::byte> buffer,
+                                                                       int flags) noexcept {
   if (buffer.empty()) [[unlikely]] {
     return invalid_argument_error();
   }
-  const ssize_t n = recv_restarting(fd, buffer, 0, MSG_PEEK);
+  const ssize_t n = recv_restarting(fd, buffer, 0, flags);
   if (n < 0) {
     return last_errno_code();
   }
   return static_cast<std::size_t>(n);
+}
+
+/// One recv(2) with MSG_PEEK on a byte stream: copies what a receive would return, leaving it
+/// (and any descriptors riding on it) queued. 0 means orderly EOF; an empty buffer is EINVAL.
+template <class = void>  // instantiated on first use (see above)
+[[nodiscard]] result<std::size_t> peek_some(int fd, std::span<std::byte> buffer) noexcept {
+  return recv_some(fd, buffer, MSG_PEEK);
 }
 
 /// What one recvmsg(2) of a whole message saw.

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -44,6 +45,7 @@
 #include <vector>
 
 #include "tests/support/fds.hpp"
+#include "tests/support/seccomp.hpp"
 
 namespace sockpair::testing {
 namespace {
@@ -756,6 +758,91 @@ TEST_F(AsyncSocket, AsyncSendWithFdsPassesCopies) {
   ASSERT_TRUE(got);
   ASSERT_EQ(got.value().fds.size(), 1U);
   EXPECT_TRUE(same_file(got.value().fds[0].get(), read_end.get()));
+}
+
+// True when this kernel has SO_PASSRIGHTS (Linux 6.16); the error before it is pinned in
+// tests/fd_passing/identity_test.cpp.
+bool kernel_can_refuse_descriptors() {
+  auto [a, b] = std::move(socket_pair<stream>::create()).value();
+  return static_cast<bool>(set_accept_descriptors(a, false));
+}
+
+// An end that refuses descriptors reads its stream with recv(2): recvmsg(2) on it would kill
+// the child (seccomp), and the bytes still arrive, both from a speculative attempt (queued
+// before the receive) and after a wait.
+TEST_F(AsyncSocket, AnEndThatRefusesDescriptorsReceivesWithoutRecvmsg) {
+  if (!kernel_can_refuse_descriptors()) {
+    GTEST_SKIP() << "SO_PASSRIGHTS needs Linux >= 6.16";
+  }
+  const auto report = seccomp::run_in_child([](seccomp::child_context& child) -> std::string {
+    net::io_context io;
+    auto p = make_mixed<stream>(io.get_executor());
+    if (!p.async.refuse_descriptors()) {
+      return "refuse_descriptors failed";
+    }
+    seccomp::filter f;
+    f.kill(SYS_recvmsg, {seccomp::arg_equals(0, p.async.native_handle())});
+    if (!child.install(f)) {
+      return "install failed";
+    }
+    std::string said;
+    std::array<std::byte, 8> buffer{};
+    for (const std::string_view word : {"queued", "waited"}) {
+      std::optional<std::size_t> got;
+      p.async.async_receive(buffer, [&](std::error_code ec, std::size_t n) {
+        if (!ec) {
+          got = n;
+        }
+      });
+      if (word == "waited") {
+        io.poll();  // the receive now waits
+      }
+      if (!p.sync.send(as_bytes(std::string(word)))) {
+        return "send failed";
+      }
+      io.restart();
+      io.run_for(watchdog);
+      if (!got || *got != word.size() ||
+          std::string_view(reinterpret_cast<const char*>(buffer.data()), *got) != word) {
+        said += std::string(word) + " not received; ";
+      }
+    }
+    return said;
+  });
+  EXPECT_TRUE(report.passed()) << report.describe();
+}
+
+// Descriptors queued before the end refused them are still closed and reported; after it, a
+// send carrying descriptors fails in the sender and plain bytes go on arriving.
+TEST_F(AsyncSocket, RefusingDescriptorsStillReportsTheOnesAlreadyQueued) {
+  if (!kernel_can_refuse_descriptors()) {
+    GTEST_SKIP() << "SO_PASSRIGHTS needs Linux >= 6.16";
+  }
+  net::io_context& io = fresh_io();
+  auto p = make_mixed<stream>(io.get_executor());
+  const auto [read_end, write_end] = make_pipe();
+  ASSERT_TRUE(send_with_fds(p.sync, std::string_view("ab"), {write_end.get()}));
+  ASSERT_TRUE(p.async.refuse_descriptors());
+  std::array<std::byte, 16> buffer{};
+  std::error_code first;
+  p.async.async_receive(buffer, [&](std::error_code ec, std::size_t) { first = ec; });
+  io.run_for(watchdog);
+  EXPECT_EQ(first, errc::descriptors_discarded);
+
+  auto refused = send_with_fds(p.sync, std::string_view("x"), {write_end.get()});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), std::errc::operation_not_permitted);
+  ASSERT_TRUE(p.sync.send(as_bytes("cd")));
+  std::optional<std::size_t> second;
+  p.async.async_receive(buffer, [&](std::error_code ec, std::size_t n) {
+    EXPECT_FALSE(ec) << ec.message();
+    second = n;
+  });
+  io.restart();
+  io.run_for(watchdog);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(*second, 2U);
+  EXPECT_EQ(buffer[1], std::byte{'d'});
 }
 
 TEST_F(AsyncSocket, CredentialsAttachedToAnAsyncSendArrive) {
