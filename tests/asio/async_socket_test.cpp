@@ -700,6 +700,112 @@ TEST_F(AsyncSocket, DescriptorsArriveOwnedWithTheirBytes) {
   EXPECT_TRUE(has_cloexec(got->fds[0].get()));
 }
 
+// One async_receive_with_fds<N> on `end`, its message sent by `send` (after the operation has
+// looked once, when `late`); returns what the handler got.
+template <std::size_t N, class End, class Send>
+std::pair<std::error_code, received<inplace_fd_vector<N>>> receive_async(
+    net::io_context& io, End& end, std::span<std::byte> buffer, fd_receive_options options,
+    bool late, Send send) {
+  std::optional<std::pair<std::error_code, received<inplace_fd_vector<N>>>> out;
+  if (!late) {
+    send();
+  }
+  io.restart();
+  end.template async_receive_with_fds<N>(
+      buffer, options,
+      [&](std::error_code ec, received<inplace_fd_vector<N>> r) { out.emplace(ec, std::move(r)); });
+  io.poll();
+  if (late) {
+    send();
+  }
+  io.run_for(watchdog);
+  if (!out) {
+    ADD_FAILURE() << "no completion";
+    return {};
+  }
+  return std::move(*out);
+}
+
+// The asynchronous receive reports what the synchronous call reports, whether its message was
+// there at the start or arrived while it waited: several descriptors in one message, in order;
+// descriptors with credentials; more descriptors than room, or a longer message than the
+// buffer (every descriptor closed); an empty stream buffer (EINVAL, nothing consumed); the
+// end of the stream; a pidfd slot reset. Afterwards exactly the descriptors open before are.
+TEST_F(AsyncSocket, ReceiveWithFdsReportsWhatTheSynchronousCallReports) {
+  const auto before = open_fds();
+  {
+    net::io_context& io = fresh_io();
+    const auto [read_end, write_end] = make_pipe();
+    const std::array<int, 3> three = {read_end.get(), write_end.get(), read_end.get()};
+    const std::string data = "abcd";
+    for (const bool late : {false, true}) {
+      auto p = make_mixed<seqpacket>(io.get_executor());
+      std::array<std::byte, 8> buffer{};
+      auto send = [&](std::span<const int> fds, std::size_t bytes) {
+        ASSERT_TRUE(send_with_fds(p.sync, as_bytes(data).first(bytes), fds));
+      };
+
+      auto [ec, got] = receive_async<4>(io, p.async, buffer, {}, late, [&] { send(three, 4); });
+      ASSERT_FALSE(ec) << ec.message();
+      EXPECT_EQ(got.size, 4U);
+      ASSERT_EQ(got.fds.size(), 3U);
+      EXPECT_TRUE(same_file(got.fds[0].get(), read_end.get()));
+      EXPECT_TRUE(same_file(got.fds[1].get(), write_end.get()));
+      EXPECT_TRUE(same_file(got.fds[2].get(), read_end.get()));
+      EXPECT_FALSE(got.credentials);
+
+      ASSERT_TRUE(set_receive_credentials(p.async.next_layer(), true));
+      auto [with, with_got] = receive_async<1>(io, p.async, buffer, {}, late,
+                                               [&] { send(std::span(three).first(1), 1); });
+      ASSERT_FALSE(with) << with.message();
+      EXPECT_EQ(with_got.size, 1U);
+      ASSERT_EQ(with_got.fds.size(), 1U);
+      EXPECT_TRUE(same_file(with_got.fds[0].get(), read_end.get()));
+      ASSERT_TRUE(with_got.credentials);
+      EXPECT_EQ(*with_got.credentials, current_credentials());
+      ASSERT_TRUE(set_receive_credentials(p.async.next_layer(), false));
+
+      auto [cut, cut_got] =
+          receive_async<2>(io, p.async, buffer, {}, late, [&] { send(three, 2); });
+      EXPECT_EQ(cut, errc::control_truncated);
+      EXPECT_TRUE(cut_got.fds.empty());
+
+      auto [longer, longer_got] =
+          receive_async<1>(io, p.async, std::span(buffer).first(2), {}, late,
+                           [&] { send(std::span(three).first(1), 4); });
+      EXPECT_EQ(longer, errc::message_truncated);
+      EXPECT_TRUE(longer_got.fds.empty());
+
+      // A pidfd slot holding a descriptor is emptied (with SO_PASSPIDFD off, none arrives).
+      unique_fd slot(::dup(read_end.get()));
+      auto [reset, reset_got] = receive_async<1>(io, p.async, buffer, {.sender_pidfd = &slot}, late,
+                                                 [&] { send(std::span(three).first(1), 1); });
+      ASSERT_FALSE(reset) << reset.message();
+      EXPECT_EQ(reset_got.fds.size(), 1U);
+      EXPECT_FALSE(slot);
+    }
+
+    auto s = make_mixed<stream>(io.get_executor());
+    std::array<std::byte, 4> buffer{};
+    auto [empty, empty_got] =
+        receive_async<1>(io, s.async, std::span(buffer).first(0), {}, false, [&] {
+          ASSERT_TRUE(send_with_fds(s.sync, std::string_view("e"), std::span(three).first(1)));
+        });
+    EXPECT_EQ(empty, std::errc::invalid_argument);
+    EXPECT_TRUE(empty_got.fds.empty());
+    auto [queued, queued_got] = receive_async<1>(io, s.async, buffer, {}, false, [] {});
+    ASSERT_FALSE(queued) << queued.message();
+    EXPECT_EQ(queued_got.size, 1U);  // the message the refused receive left queued
+    EXPECT_EQ(queued_got.fds.size(), 1U);
+    auto [end, end_got] = receive_async<1>(
+        io, s.async, buffer, {}, true, [&] { ASSERT_TRUE(s.sync.shutdown(shutdown_how::write)); });
+    ASSERT_FALSE(end) << end.message();
+    EXPECT_EQ(end_got.size, 0U);
+    EXPECT_TRUE(end_got.fds.empty());
+  }
+  EXPECT_EQ(open_fds(), before);
+}
+
 // A deferred receive stores its operation's state until launched, and one started on a
 // released end completes without a try: no descriptor, no byte, an error.
 TEST_F(AsyncSocket, DeferredAndReleasedReceivesWithFdsKeepTheContract) {
