@@ -341,7 +341,11 @@ class inplace_fd_vector {
   }
   inplace_fd_vector(const inplace_fd_vector&) = delete;
   inplace_fd_vector& operator=(const inplace_fd_vector&) = delete;
-  ~inplace_fd_vector() { clear(); }
+  ~inplace_fd_vector() {
+    if (size_ != 0) {  // (a moved-from vector, as a rule: nothing to call)
+      clear();
+    }
+  }
 
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
   [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
@@ -385,8 +389,12 @@ class inplace_fd_vector {
     return size_ == 0 ? first : std::launder(first);
   }
 
-  // Owns `count` descriptors, stored as ints (unaligned) at `raw`, after those held.
+  // Owns `count` (<= N - size()) descriptors, stored as ints (unaligned) at `raw`, after
+  // those held.
   void adopt(const std::byte* raw, std::size_t count) noexcept {
+    if (count > N) {
+      __builtin_unreachable();  // (the caller's bound: a small N's copy then needs no loop)
+    }
     std::byte* const at = storage_.data() + size_ * sizeof(unique_fd);
     const auto construct = [at](std::size_t i, int fd) noexcept {
       ::new (static_cast<void*>(at + i * sizeof(unique_fd))) unique_fd(fd);
@@ -494,17 +502,16 @@ class span_slots {
   std::optional<sockpair::credentials> credentials_;
 };
 
-// One recvmsg(2) into `buffer`, the descriptors into `sink`; see `receive_with_control`
-// (also for `would_block`).
+// One recvmsg(2) into `buffer`, the descriptors into `sink`; see `receive_with_control`.
 template <class Type, class Sink>
 [[nodiscard, gnu::always_inline]] inline result<std::size_t> receive_ancillary(
     int sock, std::span<std::byte> buffer, Sink& sink, std::span<std::byte> control,
-    const fd_receive_options& options, bool* would_block = nullptr) noexcept {
+    const fd_receive_options& options) noexcept {
   if (!Type::message_oriented && buffer.empty()) [[unlikely]] {
     return ancillary_errno(EINVAL);  // 0 would read as EOF
   }
-  return receive_with_control<Type::message_oriented>(
-      sock, buffer, sink, control, options.close_on_exec, options.sender_pidfd, would_block);
+  return receive_with_control<Type::message_oriented>(sock, buffer, sink, control,
+                                                      options.close_on_exec, options.sender_pidfd);
 }
 
 }  // namespace detail

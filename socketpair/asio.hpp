@@ -179,44 +179,128 @@ one_call<Wait, T, Call> make_one_call(Call call) noexcept {
   return one_call<Wait, T, Call>(std::move(call));
 }
 
+// What an operation is started with: its step, or (for a step cheaper made where it runs than
+// made and then moved there) the step's arguments, a type naming the step as `step_type`, from
+// which the operation constructs the step in place.
+template <class S>
+struct step_of {
+  using type = S;
+};
+template <class S>
+requires requires { typename S::step_type; }
+struct step_of<S> {
+  using type = typename S::step_type;
+};
+template <class S>
+using step_of_t = typename step_of<std::remove_cvref_t<S>>::type;
+
 // `receive_with_fds<N>` as a step: the descriptors land in the value the handler is given,
-// made once per operation (no result<T> per attempt), and an attempt on an empty socket (as a
-// rule the speculative one: a receive is mostly started before its message is sent) costs the
-// system call and one test, with no error made.
+// made once per operation (no result<T> per attempt). An attempt on an empty socket (as a rule
+// the speculative one: a receive is mostly started before its message is sent) costs the
+// recvmsg(2) and one comparison; what arrived is taken out of line (`take_arrived`), so that the
+// attempt itself stays small and spills nothing.
 template <class Type, std::size_t N>
 class receive_fds {
  public:
   static constexpr wait_type wait = wait_type::wait_read;
   using value_type = received<inplace_fd_vector<N>>;
 
-  receive_fds(int fd, std::span<std::byte> buffer, fd_receive_options options) noexcept
-      : fd_(fd), buffer_(buffer), options_(options) {}
+  // What the operation is started with; the step is made from it inside the operation.
+  struct arguments {
+    using step_type = receive_fds;
+    int fd = -1;
+    std::span<std::byte> buffer;
+    fd_receive_options options;
+  };
+
+  explicit receive_fds(const arguments& a) noexcept
+      : fd_(a.fd),
+        flags_(sockpair::detail::receive_control_flags<Type::message_oriented>(
+            a.options.close_on_exec)),
+        unusual_((!Type::message_oriented && a.buffer.empty()) ||
+                 a.options.sender_pidfd != nullptr),
+        iov_{a.buffer.data(), a.buffer.size()},
+        options_(a.options) {}
+  // (The composed operations of the io_uring backend move their step between attempts.) The
+  // message header is made afresh, pointing at this step's `iov_`; the rest of it is set by
+  // each attempt.
+  receive_fds(receive_fds&& other) noexcept
+      : fd_(other.fd_),
+        flags_(other.flags_),
+        unusual_(other.unusual_),
+        iov_(other.iov_),
+        options_(other.options_),
+        value_(std::move(other.value_)) {}
+  receive_fds(const receive_fds&) = delete;
+  receive_fds& operator=(const receive_fds&) = delete;
+  receive_fds& operator=(receive_fds&&) = delete;
+  ~receive_fds() = default;
 
   bool operator()(std::error_code& error) noexcept {
-    sockpair::detail::inplace_slots<N> sink(value_);
-    sockpair::detail::control_buffer<sockpair::detail::receive_control_space(N)> control;
-    bool empty = false;
-    auto got = sockpair::detail::receive_ancillary<Type>(fd_, buffer_, sink, control.all(),
-                                                         options_, &empty);
-    if (!got) [[unlikely]] {
-      if (would_block(got.assume_error())) {
-        return false;
+    if (unusual_) [[unlikely]] {
+      if (!Type::message_oriented && iov_.iov_len == 0) {
+        error = sockpair::detail::ancillary_errno(EINVAL);  // 0 would read as EOF
+        return true;
       }
-      error = got.assume_error();
-      return true;
+      if (options_.sender_pidfd != nullptr) {
+        options_.sender_pidfd->reset();
+      }
     }
-    if (empty) {
+    sockpair::detail::control_buffer<control_space> control;
+    msg_.msg_control = control.bytes.data();
+    msg_.msg_controllen = static_cast<decltype(msg_.msg_controllen)>(control_space);
+    const long rc = sockpair::detail::sys::recvmsg(fd_, &msg_, flags_);
+    if (rc == -EAGAIN) {
       return false;
     }
-    value_.size = got.assume_value();
-    return true;
+    return take_arrived(rc, error);
   }
   [[nodiscard]] static bool progressed() noexcept { return false; }
   [[nodiscard]] value_type take() noexcept { return std::move(value_); }
 
  private:
+  static constexpr std::size_t control_space = sockpair::detail::receive_control_space(N);
+
+  // After a recvmsg(2) that did not find the socket empty: `rc` is its count or -errno (EINTR
+  // restarted here, as every receive of the library restarts it). `msg_` still points into
+  // the attempt's control buffer.
+  [[gnu::always_inline]] bool take_arrived(long rc, std::error_code& error) noexcept {
+    ssize_t n = rc;
+    if (rc < 0) [[unlikely]] {
+      n = sockpair::detail::finish_failed_recvmsg(fd_, &msg_, flags_, rc);
+      if (n < 0) {
+        const std::error_code failed = sockpair::detail::ancillary_errno();
+        if (would_block(failed)) {
+          return false;  // (after a restarted EINTR)
+        }
+        error = failed;
+        return true;
+      }
+    }
+    sockpair::detail::inplace_slots<N> sink(value_);
+    auto got = sockpair::detail::take_received<Type::message_oriented>(
+        msg_, n, iov_.iov_len, sink, options_.close_on_exec, options_.sender_pidfd);
+    if (!got) [[unlikely]] {
+      error = got.assume_error();
+      return true;
+    }
+    value_.size = got.assume_value();
+    return true;
+  }
+
+  // A message header reading into `*iov`, its control buffer still to be set.
+  [[nodiscard]] static msghdr make_header(iovec* iov) noexcept {
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = 1;
+    return msg;
+  }
+
   int fd_;
-  std::span<std::byte> buffer_;
+  int flags_;
+  bool unusual_;  // an empty stream buffer (EINVAL) or a pidfd to reset: tested only then
+  iovec iov_;
+  msghdr msg_ = make_header(&iov_);  // msg_control (and its length) set by each attempt
   fd_receive_options options_;
   value_type value_;
 };
@@ -309,8 +393,9 @@ class frame_write {
 template <class Descriptor, class Step>
 class step_op {
  public:
-  step_op(Descriptor& descriptor, Step step) noexcept
-      : descriptor_(&descriptor), step_(std::move(step)) {}
+  template <class S>
+  step_op(Descriptor& descriptor, S&& step) noexcept
+      : descriptor_(&descriptor), step_(std::forward<S>(step)) {}
 
   // Called again by Asio after each wait or post, from the executor, never from within itself.
   template <class Self>
@@ -515,12 +600,11 @@ class step_reactor_op : public net::detail::reactor_op {
     ptr p = {std::addressof(op->handler_), op, op};
     net::detail::handler_work<Handler, IoExecutor> work(std::move(op->work_));
     // Not finished: cancelled or the end released (the reactor's operation_aborted), or the
-    // reactor failed or shut down; the step's progress is still reported.
+    // reactor failed or shut down; the step's progress is still reported. (The reactor sets
+    // `ec_` only on an operation still queued, never on one whose step finished.)
     std::error_code error = op->error_;
-    if (op->ec_) {
-      error = wait_error(op->ec_);
-    } else if (!op->finished_) {
-      error = errno_code(ECANCELED);
+    if (!op->finished_) [[unlikely]] {
+      error = op->ec_ ? wait_error(op->ec_) : errno_code(ECANCELED);
     }
     using value_type = typename Step::value_type;
     if constexpr (std::is_void_v<value_type>) {
@@ -610,11 +694,12 @@ class binding {
 
   [[nodiscard]] const Executor& get_executor() const noexcept { return executor_; }
 
-  // `step` is taken by reference down to the operation that owns it (one move, not four);
-  // a deferred token stores its own copy.
+  // `step` (a step, or its arguments: `step_of`) is taken by reference down to the operation
+  // that owns it (one move, not four); a deferred token stores its own copy.
   template <class Step, class Token>
   auto start(Step&& step, Token&& token) {
-    return net::async_initiate<Token, typename signature_of<typename Step::value_type>::type>(
+    return net::async_initiate<Token,
+                               typename signature_of<typename step_of_t<Step>::value_type>::type>(
         initiation{this}, token, std::forward<Step>(step));
   }
 
@@ -632,10 +717,11 @@ class binding {
   };
 
   // Allocates the operation (Asio's handler_ptr idiom: `p` frees it on every path until the
-  // reactor owns it) and starts it; `step` is moved (or, from a deferred token, copied) into it.
+  // reactor owns it) and starts it; `step` is moved (or, from a deferred token, copied) into it,
+  // or the step is made in it from `step`, its arguments.
   template <class Handler, class S>
   void launch(Handler& handler, S&& step) {
-    using Step = std::remove_cvref_t<S>;
+    using Step = step_of_t<S>;
     using handler_type = std::decay_t<Handler>;
     using op = step_reactor_op<Step, handler_type, Executor>;
     constexpr int op_type = reactor_op_type(Step::wait);
@@ -695,12 +781,13 @@ class binding {
 
   template <class Step, class Token>
   auto start(Step&& step, Token&& token) {
-    if constexpr (std::is_void_v<typename Step::value_type>) {
+    using step_type = step_of_t<Step>;
+    if constexpr (std::is_void_v<typename step_type::value_type>) {
       return net::async_compose<Token, void(std::error_code)>(
-          wait_op<descriptor_type>(descriptor_, Step::wait), token, descriptor_);
+          wait_op<descriptor_type>(descriptor_, step_type::wait), token, descriptor_);
     } else {
-      return net::async_compose<Token, void(std::error_code, typename Step::value_type)>(
-          step_op<descriptor_type, Step>(descriptor_, std::forward<Step>(step)), token,
+      return net::async_compose<Token, void(std::error_code, typename step_type::value_type)>(
+          step_op<descriptor_type, step_type>(descriptor_, std::forward<Step>(step)), token,
           descriptor_);
     }
   }
@@ -978,8 +1065,9 @@ class async_socket {
   template <std::size_t N, class Token = boost::asio::default_completion_token_t<Executor>>
   auto async_receive_with_fds(std::span<std::byte> buffer, fd_receive_options options,
                               Token&& token = {}) requires carries_ancillary_data<Domain> {
-    return start(detail::receive_fds<Type, N>(end_.native_handle(), buffer, options),
-                 std::forward<Token>(token));
+    return start(
+        typename detail::receive_fds<Type, N>::arguments{end_.native_handle(), buffer, options},
+        std::forward<Token>(token));
   }
 
   template <std::size_t N, class Token = boost::asio::default_completion_token_t<Executor>>

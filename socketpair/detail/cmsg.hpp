@@ -170,7 +170,39 @@ struct control_taken {
 };
 
 template <class Sink>
-[[nodiscard, gnu::always_inline]] inline control_taken take_control(
+[[nodiscard, gnu::noinline]] control_taken walk_control(msghdr& msg, Sink& sink, bool close_on_exec,
+                                                        unique_fd* pidfd_out) noexcept;
+
+template <class Sink>
+[[nodiscard, gnu::always_inline]] inline control_taken take_control(msghdr& msg, Sink& sink,
+                                                                    bool close_on_exec,
+                                                                    unique_fd* pidfd_out) noexcept {
+  constexpr std::size_t header_size = CMSG_LEN(0);
+  const std::size_t left = msg.msg_controllen;
+  if (left < header_size) {
+    return {};  // no control message (a message without descriptors): nothing to walk
+  }
+#if defined(MSG_CMSG_CLOEXEC)  // (else the walk sets FD_CLOEXEC)
+  // The common case next: one SCM_RIGHTS message, the last (or only) one, with room for all
+  // its descriptors; exactly what the walk below makes of it, without the walk. (No further
+  // header fits behind it when fewer than `header_size` bytes follow it.)
+  cmsghdr header;  // NOLINT(cppcoreguidelines-pro-type-member-init): copied in just below
+  std::memcpy(&header, msg.msg_control, sizeof header);
+  const std::size_t length = header.cmsg_len;
+  if (header.cmsg_level == SOL_SOCKET && header.cmsg_type == SCM_RIGHTS && length >= header_size &&
+      length <= left && left - length < header_size) [[likely]] {
+    const std::size_t count = (length - header_size) / sizeof(int);
+    if (count <= sink.room()) [[likely]] {
+      sink.adopt(static_cast<const std::byte*>(msg.msg_control) + header_size, count);
+      return {};
+    }
+  }
+#endif
+  return walk_control(msg, sink, close_on_exec, pidfd_out);
+}
+
+template <class Sink>
+[[nodiscard, gnu::noinline]] control_taken walk_control(
     msghdr& msg, Sink& sink, [[maybe_unused]] bool close_on_exec,
     [[maybe_unused]] unique_fd* pidfd_out) noexcept {
   constexpr std::size_t header_size = CMSG_LEN(0);  // where CMSG_DATA starts
@@ -244,6 +276,43 @@ template <class Sink>
   return make_error_code(e);
 }
 
+/// The flags of a receive with control data: MSG_CMSG_CLOEXEC when `close_on_exec`, and on a
+/// Linux message socket MSG_TRUNC (recvmsg(2) then returns the message's real length).
+template <bool MessageOriented>
+[[nodiscard]] constexpr int receive_control_flags([[maybe_unused]] bool close_on_exec) noexcept {
+  int flags = 0;
+#if defined(MSG_CMSG_CLOEXEC)
+  flags |= close_on_exec ? MSG_CMSG_CLOEXEC : 0;
+#endif
+#if defined(__linux__)
+  flags |= MessageOriented ? MSG_TRUNC : 0;
+#endif
+  return flags;
+}
+
+/// What `receive_with_control` does once recvmsg(2) has returned `n` >= 0 into `msg` (whose
+/// data buffer held `capacity` bytes): owns every descriptor that arrived and applies the
+/// checks below. The Asio layer calls it out of line, after its own recvmsg(2).
+template <bool MessageOriented, class Sink>
+[[nodiscard, gnu::always_inline]] inline result<std::size_t> take_received(
+    msghdr& msg, ssize_t n, std::size_t capacity, Sink& sink, bool close_on_exec,
+    unique_fd* pidfd_out) noexcept {
+  const control_taken taken = take_control(msg, sink, close_on_exec, pidfd_out);
+  // Past these checks `n` fits in the buffer: a stream never returns more, and a message that
+  // did not fit (MSG_TRUNC, or Linux's real length) fails. MSG_CTRUNC is a loss unless the
+  // pidfd that comes after the descriptors arrived (see `descriptors_were_cut`).
+  const auto size = static_cast<std::size_t>(n);
+  const bool control_truncated = taken.overflowed || descriptors_were_cut(msg, taken.pidfd_arrived);
+  const bool data_truncated =
+      MessageOriented && ((msg.msg_flags & MSG_TRUNC) != 0 || size > capacity);
+  if (control_truncated || data_truncated) [[unlikely]] {
+    sink.close_all();
+    return discard_pidfd_and_fail(
+        pidfd_out, control_truncated ? errc::control_truncated : errc::message_truncated);
+  }
+  return size;
+}
+
 /// One recvmsg(2) into `buffer` with `control` as the control buffer (from
 /// `receive_control_space(sink.room())`); returns the bytes stored in `buffer`. Every
 /// descriptor the kernel installed is owned the moment the call returns: SCM_RIGHTS
@@ -254,11 +323,6 @@ template <class Sink>
 /// - a message was longer than `buffer`: all of them are closed, `errc::message_truncated`.
 /// On any failure neither `sink` nor `*pidfd_out` owns a received descriptor.
 ///
-/// `would_block`, when not null, is for a caller that waits for readiness itself (the Asio
-/// layer), to whom an empty socket is the common case, not an error: the kernel's EAGAIN sets
-/// it and returns 0, with no error made and nothing received. (EAGAIN after a restarted EINTR
-/// still comes back as the error.)
-///
 /// `Sink` takes what arrives:
 ///   std::size_t room() const noexcept;   // how many more descriptors it can hold
 ///   void adopt(const std::byte* raw, std::size_t count) noexcept;
@@ -268,7 +332,7 @@ template <class Sink>
 template <bool MessageOriented, class Sink>
 [[nodiscard, gnu::always_inline]] inline result<std::size_t> receive_with_control(
     int socket_fd, std::span<std::byte> buffer, Sink& sink, std::span<std::byte> control,
-    bool close_on_exec, unique_fd* pidfd_out = nullptr, bool* would_block = nullptr) noexcept {
+    bool close_on_exec, unique_fd* pidfd_out = nullptr) noexcept {
   if (pidfd_out != nullptr) {
     pidfd_out->reset();
   }
@@ -278,35 +342,12 @@ template <bool MessageOriented, class Sink>
   msg.msg_iovlen = 1;
   msg.msg_control = control.data();
   msg.msg_controllen = static_cast<decltype(msg.msg_controllen)>(control.size());
-  int flags = 0;
-#if defined(MSG_CMSG_CLOEXEC)
-  flags |= close_on_exec ? MSG_CMSG_CLOEXEC : 0;
-#endif
-#if defined(__linux__)
-  flags |= MessageOriented ? MSG_TRUNC : 0;  // Linux then returns the message's real length
-#endif
-  const ssize_t n = recvmsg_restarting(socket_fd, &msg, flags, would_block);
+  const ssize_t n =
+      recvmsg_restarting(socket_fd, &msg, receive_control_flags<MessageOriented>(close_on_exec));
   if (n < 0) [[unlikely]] {
     return ancillary_errno();
   }
-  if (would_block != nullptr && *would_block) {
-    return std::size_t{0};  // nothing received: no control data to look at
-  }
-
-  const control_taken taken = take_control(msg, sink, close_on_exec, pidfd_out);
-  // Past these checks `n` fits in `buffer`: a stream never returns more, and a message that
-  // did not fit (MSG_TRUNC, or Linux's real length) fails. MSG_CTRUNC is a loss unless the
-  // pidfd that comes after the descriptors arrived (see `descriptors_were_cut`).
-  const auto size = static_cast<std::size_t>(n);
-  const bool control_truncated = taken.overflowed || descriptors_were_cut(msg, taken.pidfd_arrived);
-  const bool data_truncated =
-      MessageOriented && ((msg.msg_flags & MSG_TRUNC) != 0 || size > buffer.size());
-  if (control_truncated || data_truncated) [[unlikely]] {
-    sink.close_all();
-    return discard_pidfd_and_fail(
-        pidfd_out, control_truncated ? errc::control_truncated : errc::message_truncated);
-  }
-  return size;
+  return take_received<MessageOriented>(msg, n, buffer.size(), sink, close_on_exec, pidfd_out);
 }
 
 }  // namespace sockpair::detail
