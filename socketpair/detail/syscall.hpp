@@ -178,17 +178,11 @@ template <class = void>  // instantiated on first use (see detail/io.hpp)
   return rc;
 }
 
-/// `would_block`, when not null: the kernel's EAGAIN sets it and returns 0, errno untouched
-/// (for a caller that waits for readiness itself; see `receive_with_control`).
 template <class = void>  // instantiated on first use (see detail/io.hpp)
-[[nodiscard, gnu::always_inline]] inline ssize_t recvmsg_restarting(
-    int fd, msghdr* msg, int flags, bool* would_block = nullptr) noexcept {
+[[nodiscard, gnu::always_inline]] inline ssize_t recvmsg_restarting(int fd, msghdr* msg,
+                                                                    int flags) noexcept {
   const long rc = sys::recvmsg(fd, msg, flags);
   if (rc < 0) [[unlikely]] {
-    if (would_block != nullptr && rc == -EAGAIN) {
-      *would_block = true;
-      return 0;
-    }
     return finish_failed_recvmsg(fd, msg, flags, rc);
   }
   return rc;
