@@ -45,6 +45,7 @@
 #include <vector>
 
 #include "tests/support/fds.hpp"
+#include "tests/support/kernel.hpp"
 #include "tests/support/seccomp.hpp"
 
 namespace sockpair::testing {
@@ -866,18 +867,11 @@ TEST_F(AsyncSocket, AsyncSendWithFdsPassesCopies) {
   EXPECT_TRUE(same_file(got.value().fds[0].get(), read_end.get()));
 }
 
-// True when this kernel has SO_PASSRIGHTS (Linux 6.16); the error before it is pinned in
-// tests/fd_passing/identity_test.cpp.
-bool kernel_can_refuse_descriptors() {
-  auto [a, b] = std::move(socket_pair<stream>::create()).value();
-  return static_cast<bool>(set_accept_descriptors(a, false));
-}
-
 // An end that refuses descriptors reads its stream with recv(2): recvmsg(2) on it would kill
 // the child (seccomp), and the bytes still arrive, both from a speculative attempt (queued
 // before the receive) and after a wait.
 TEST_F(AsyncSocket, AnEndThatRefusesDescriptorsReceivesWithoutRecvmsg) {
-  if (!kernel_can_refuse_descriptors()) {
+  if (!kernel_at_least(6, 16)) {  // (the error before it: tests/fd_passing/identity_test.cpp)
     GTEST_SKIP() << "SO_PASSRIGHTS needs Linux >= 6.16";
   }
   const auto report = seccomp::run_in_child([](seccomp::child_context& child) -> std::string {
@@ -921,7 +915,7 @@ TEST_F(AsyncSocket, AnEndThatRefusesDescriptorsReceivesWithoutRecvmsg) {
 // Descriptors queued before the end refused them are still closed and reported; after it, a
 // send carrying descriptors fails in the sender and plain bytes go on arriving.
 TEST_F(AsyncSocket, RefusingDescriptorsStillReportsTheOnesAlreadyQueued) {
-  if (!kernel_can_refuse_descriptors()) {
+  if (!kernel_at_least(6, 16)) {  // (the error before it: tests/fd_passing/identity_test.cpp)
     GTEST_SKIP() << "SO_PASSRIGHTS needs Linux >= 6.16";
   }
   net::io_context& io = fresh_io();
