@@ -888,17 +888,21 @@ TEST_F(AsyncSocket, AnEndThatRefusesDescriptorsReceivesWithoutRecvmsg) {
     std::string said;
     std::array<std::byte, 8> buffer{};
     for (const std::string_view word : {"queued", "waited"}) {
+      const bool queued = word == "queued";
+      if (queued && !p.sync.send(as_bytes(std::string(word)))) {
+        return "send failed";  // (queued before the receive: its first attempt takes it)
+      }
       std::optional<std::size_t> got;
       p.async.async_receive(buffer, [&](std::error_code ec, std::size_t n) {
         if (!ec) {
           got = n;
         }
       });
-      if (word == "waited") {
+      if (!queued) {
         io.poll();  // the receive now waits
-      }
-      if (!p.sync.send(as_bytes(std::string(word)))) {
-        return "send failed";
+        if (!p.sync.send(as_bytes(std::string(word)))) {
+          return "send failed";
+        }
       }
       io.restart();
       io.run_for(watchdog);
