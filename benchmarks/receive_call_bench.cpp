@@ -10,7 +10,13 @@
 //   receive_call/sockpair/0    socket::receive on an empty non-blocking socket: EAGAIN
 //   receive_call/recv/64       send(2) of 64 bytes on the other end, then recv(2) takes them
 //   receive_call/sockpair/64   the same send(2), then socket::receive takes them
+//   receive_call/epoll_rearm/0 no receive: epoll_ctl(EPOLL_CTL_MOD) of the empty socket,
+//                              registered as Asio's reactor registers it: the re-arm a wait
+//                              starts with (Asio's async_wait, so the hand-written descriptor
+//                              path), what waiting first would cost instead of an attempt
+//                              that finds nothing
 #include <benchmark/benchmark.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <socketpair/socket_pair.hpp>
@@ -84,6 +90,24 @@ void receive_call_sockpair(benchmark::State& state) {
   });
 }
 
+void receive_call_epoll_rearm(benchmark::State& state) {
+  nonblocking_pair pair;
+  const fd epoll(::epoll_create1(EPOLL_CLOEXEC));
+  // The events Asio's epoll_reactor registers a descriptor with, edge-triggered.
+  epoll_event event{};
+  event.events = EPOLLIN | EPOLLPRI | EPOLLERR | EPOLLHUP | EPOLLET;
+  if (epoll.get() < 0 ||
+      ::epoll_ctl(epoll.get(), EPOLL_CTL_ADD, pair.far.native_handle(), &event) != 0) {
+    fail("receive_call: epoll");
+  }
+  for (auto _ : state) {
+    if (::epoll_ctl(epoll.get(), EPOLL_CTL_MOD, pair.far.native_handle(), &event) != 0) {
+      fail("receive_call: epoll_ctl");
+    }
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+
 // Registration at start-up, as Google Benchmark's BENCHMARK() macro does.
 [[maybe_unused]] const bool registered = [] {  // NOLINT(cert-err58-cpp)
   benchmark::RegisterBenchmark(name("receive_call", "recv").c_str(), receive_call_recv)
@@ -92,6 +116,9 @@ void receive_call_sockpair(benchmark::State& state) {
   benchmark::RegisterBenchmark(name("receive_call", "sockpair").c_str(), receive_call_sockpair)
       ->Arg(0)
       ->Arg(64);
+  benchmark::RegisterBenchmark(name("receive_call", "epoll_rearm").c_str(),
+                               receive_call_epoll_rearm)
+      ->Arg(0);
   return true;
 }();
 
