@@ -508,7 +508,8 @@ template <class Type, class Sink>
     int sock, std::span<std::byte> buffer, Sink& sink, std::span<std::byte> control,
     const fd_receive_options& options) noexcept {
   if (!Type::message_oriented && buffer.empty()) [[unlikely]] {
-    return ancillary_errno(EINVAL);  // 0 would read as EOF
+    // 0 would read as EOF. A failure like any other: the pidfd slot ends empty.
+    return discard_pidfd_and_fail(options.sender_pidfd, EINVAL);
   }
   return receive_with_control<Type::message_oriented>(sock, buffer, sink, control,
                                                       options.close_on_exec, options.sender_pidfd);
@@ -607,10 +608,10 @@ namespace detail {
 
 /// As above, accepting up to `max_fds_per_message` descriptors into a `std::vector` sized
 /// to what arrived (it allocates only when descriptors arrive). If that allocation fails, the
-/// call fails with ENOMEM and every descriptor that arrived is closed (the bytes were
-/// consumed). Under -fno-exceptions an allocation failure cannot be caught and ends the
-/// program, as any std::vector's does: where that matters, use the two overloads above,
-/// which never allocate.
+/// call fails with ENOMEM and every descriptor that arrived is closed, the sender's pidfd too
+/// (the bytes were consumed). Under -fno-exceptions an allocation failure cannot be caught and ends
+/// the program, as any std::vector's does: where that matters, use the two overloads above, which
+/// never allocate.
 template <socket_type Type, carries_ancillary_data Domain, class Buffer = std::span<std::byte>>
 requires receive_buffer<Buffer>
 [[nodiscard]] inline result<received<std::vector<unique_fd>>> receive_with_fds(
@@ -622,7 +623,8 @@ requires receive_buffer<Buffer>
   received<inplace_fd_vector<max_fds_per_message>>& in = got.assume_value();
   received<std::vector<unique_fd>> out{in.size, {}, in.credentials};
   if (!detail::try_reserve(out.fds, in.fds.size())) {
-    return errno_code(ENOMEM);  // `got` closes the descriptors on the way out
+    // `got` closes the descriptors on the way out; the pidfd that came with them goes too.
+    return detail::discard_pidfd_and_fail(options.sender_pidfd, ENOMEM);
   }
   for (unique_fd& fd : in.fds) {
     out.fds.push_back(std::move(fd));

@@ -275,6 +275,14 @@ template <class Sink>
   }
   return make_error_code(e);
 }
+/// As above, for an errno `value`.
+[[gnu::cold, gnu::noinline]] inline std::error_code discard_pidfd_and_fail(unique_fd* pidfd,
+                                                                           int value) noexcept {
+  if (pidfd != nullptr) {
+    pidfd->reset();
+  }
+  return errno_code(value);
+}
 
 /// The flags of a receive with control data: MSG_CMSG_CLOEXEC when `close_on_exec`, and on a
 /// Linux message socket MSG_TRUNC (recvmsg(2) then returns the message's real length).

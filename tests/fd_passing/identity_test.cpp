@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <fstream>
 #include <string>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -269,6 +270,22 @@ TYPED_TEST(SenderPidfd, TurningItOffStopsIt) {
   auto got = receive_with_fds<1>(this->a, buffer, {.sender_pidfd = &sender});
   ASSERT_TRUE(got) << got.error().message();
   EXPECT_FALSE(sender);
+}
+
+// A call refused before recvmsg(2) (an empty buffer on a stream) is a failure too: what the
+// slot held is closed and it ends empty, as after any other failure.
+TEST(SenderPidfdSlot, IsEmptyAfterAStreamReceiveRefusesAnEmptyBuffer) {
+  auto pair = socket_pair<stream>::create();
+  ASSERT_TRUE(pair) << pair.error().message();
+  auto pipe = make_pipe();
+  const int held = pipe.read.get();
+  unique_fd sender = std::move(pipe.read);
+  std::array<std::byte, 0> nothing{};
+  auto got = receive_with_fds<1>(pair.value().first, nothing, {.sender_pidfd = &sender});
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error(), std::errc::invalid_argument) << got.error().message();
+  EXPECT_FALSE(sender) << "a stale descriptor is left in the slot after a failure";
+  EXPECT_FALSE(sockpair::testing::is_open(held));
 }
 
 // ---- SO_PASSRIGHTS: refusing descriptors ----------------------------------------------------
