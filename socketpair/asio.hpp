@@ -44,10 +44,12 @@
 // - send_all, receive_exact and write_frame accept all three until their first byte moved,
 //   then terminal and partial only: a cancelled one reports exactly what moved.
 //
-// Lifetime and threads, as any Asio I/O object: the end stays alive and in place (not moved)
-// until the handlers of its operations have run; one operation per direction at a time; the
-// object used from one thread at a time (a strand). Destroying it completes the operations
-// waiting for readiness with operation_canceled; they never touch the end after that.
+// Lifetime and threads, as any Asio I/O object: the end stays in place (not moved) until the
+// handlers of its operations have run; one operation per direction at a time; the object used
+// from one thread at a time (a strand). Releasing or destroying it completes every operation
+// that has not made its system call yet with operation_canceled; none touches the end after
+// that (on io_uring either, where a wait that completed just before is not followed by the
+// call).
 //
 // Under -fno-exceptions, Boost requires the program to define boost::throw_exception (Asio
 // calls it on failures it cannot report otherwise, e.g. allocation); the operations here
@@ -109,6 +111,7 @@
 #include <concepts>
 #include <cstddef>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <span>
 #include <system_error>
@@ -390,12 +393,15 @@ class frame_write {
 };
 
 // The composed operation: try the step; on would-block wait for readiness and try again.
+// `bound` is the binding's flag, false once the end is released or destroyed: a wait that
+// completed before that may still be queued to run, and the step must not run then (its
+// descriptor may be handed back, closed, or its number another socket's).
 template <class Descriptor, class Step>
 class step_op {
  public:
   template <class S>
-  step_op(Descriptor& descriptor, S&& step) noexcept
-      : descriptor_(&descriptor), step_(std::forward<S>(step)) {}
+  step_op(Descriptor& descriptor, std::shared_ptr<const bool> bound, S&& step) noexcept
+      : descriptor_(&descriptor), bound_(std::move(bound)), step_(std::forward<S>(step)) {}
 
   // Called again by Asio after each wait or post, from the executor, never from within itself.
   template <class Self>
@@ -412,6 +418,11 @@ class step_op {
       case state::waiting:
         if (waited) {  // cancelled, or the end released: the end may be gone, never touch it
           error_ = wait_error(waited);
+          finish(self);
+          return;
+        }
+        if (bound_ == nullptr || !*bound_) {  // ready, then released or destroyed: as above
+          error_ = errno_code(ECANCELED);
           finish(self);
           return;
         }
@@ -449,6 +460,7 @@ class step_op {
   }
 
   Descriptor* descriptor_;
+  std::shared_ptr<const bool> bound_;
   Step step_;
   std::error_code error_;
   state state_ = state::starting;
@@ -747,7 +759,10 @@ class binding {
 #else  // !SOCKPAIR_ASIO_REACTOR
 
 // Asio's io_uring backend: readiness waits on a posix::basic_stream_descriptor assigned the
-// same descriptor, each operation a composed operation (step_op) over them.
+// same descriptor, each operation a composed operation (step_op) over them. Unlike the
+// reactor, which makes an operation's call before it queues the handler, the ring completes
+// the wait and the call is made when the handler runs, possibly after the end was released
+// or destroyed: `bound_`, shared with the operations, tells them (step_op).
 template <class Executor>
 class binding {
   using descriptor_type = net::posix::basic_stream_descriptor<Executor>;
@@ -759,6 +774,7 @@ class binding {
     if (this != &other) {
       release();
       descriptor_ = std::move(other.descriptor_);
+      bound_ = std::move(other.bound_);
     }
     return *this;
   }
@@ -766,12 +782,24 @@ class binding {
   binding& operator=(const binding&) = delete;
   ~binding() { release(); }
 
+  // NOLINTNEXTLINE(bugprone-exception-escape): only std::bad_alloc, which ends the program
   [[nodiscard]] std::error_code assign(int fd) noexcept {
     boost::system::error_code ec;
     static_cast<void>(descriptor_.assign(fd, ec));
-    return ec ? wait_error(ec) : std::error_code();
+    if (ec) {
+      return wait_error(ec);
+    }
+    bound_ = std::make_shared<bool>(true);
+    return {};
   }
-  void release() noexcept { static_cast<void>(descriptor_.release()); }
+  // Operations whose wait already completed see `bound_` false and make no call.
+  void release() noexcept {
+    static_cast<void>(descriptor_.release());
+    if (bound_ != nullptr) {
+      *bound_ = false;
+      bound_.reset();
+    }
+  }
   [[nodiscard]] std::error_code cancel() noexcept {
     boost::system::error_code ec;
     static_cast<void>(descriptor_.cancel(ec));
@@ -787,13 +815,14 @@ class binding {
           wait_op<descriptor_type>(descriptor_, step_type::wait), token, descriptor_);
     } else {
       return net::async_compose<Token, void(std::error_code, typename step_type::value_type)>(
-          step_op<descriptor_type, step_type>(descriptor_, std::forward<Step>(step)), token,
+          step_op<descriptor_type, step_type>(descriptor_, bound_, std::forward<Step>(step)), token,
           descriptor_);
     }
   }
 
  private:
   descriptor_type descriptor_;
+  std::shared_ptr<bool> bound_;  // true while assigned; null when empty or released
 };
 
 #endif  // SOCKPAIR_ASIO_REACTOR
@@ -882,7 +911,8 @@ class async_socket {
   explicit operator bool() const noexcept { return static_cast<bool>(end_); }
 
   /// Unbinds the end from the executor and hands it back (still non-blocking); pending
-  /// operations complete with operation_canceled, having moved nothing more.
+  /// operations complete with operation_canceled, having moved nothing more (one whose call
+  /// was made before reports its result, as it would have).
   [[nodiscard]] next_layer_type release() noexcept {
     io_.release();
     recvmsg_bytes_left_ = every_byte;

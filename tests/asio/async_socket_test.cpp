@@ -678,6 +678,87 @@ TEST_F(AsyncSocket, DestroyingTheEndCompletesAPendingOperationAsCancelled) {
   EXPECT_TRUE(cancelled(error));
 }
 
+// An end that goes (released, or destroyed and its descriptor number given to another socket)
+// after a receive's readiness was seen but before its handler ran: the receive either moved
+// its byte before (and reports it) or completes with operation_canceled, having made no call
+// after: the bytes stay with whoever holds the descriptor now. (On the reactor the call is
+// made before the handler is queued; on io_uring the readiness wait completes first and the
+// call is made when the handler runs, so that is where the end may already be gone.)
+TEST_F(AsyncSocket, AReceiveReadyWhenItsEndGoesMakesNoCallAfterIt) {
+  enum class way { release, destroy };
+  enum class call { receive, receive_exact, receive_with_fds };
+  for (const way how : {way::release, way::destroy}) {
+    for (const call what : {call::receive, call::receive_exact, call::receive_with_fds}) {
+      if (how == way::destroy && what == call::receive) {
+        continue;  // (its step holds the end itself, which is gone: nothing left to observe)
+      }
+      SCOPED_TRACE(::testing::Message()
+                   << "way " << static_cast<int>(how) << ", call " << static_cast<int>(what));
+      net::io_context& io = fresh_io();
+      auto p = make_mixed<stream>(io.get_executor());
+      std::optional<decltype(p.async)> end(std::move(p.async));
+      std::array<std::byte, 1> buffer{};
+      std::error_code error;
+      std::optional<std::size_t> count;
+      auto done = [&](std::error_code ec, std::size_t n) {
+        error = ec;
+        count = n;
+      };
+      switch (what) {
+        case call::receive:
+          end->async_receive(buffer, done);
+          break;
+        case call::receive_exact:
+          end->async_receive_exact(buffer, done);
+          break;
+        case call::receive_with_fds:
+          end->async_receive_with_fds<1>(
+              buffer,
+              [done](std::error_code ec, received<inplace_fd_vector<1>> r) { done(ec, r.size); });
+          break;
+      }
+      io.poll();  // the receive waits
+      ASSERT_TRUE(p.sync.send(as_bytes("x")));
+      // Queued behind the reactor's (or the ring's) next look, so it runs before the handler
+      // of a receive whose readiness that look finds.
+      bool queued_when_gone = false;
+      socket<stream> back;                       // the end handed back (release)
+      std::optional<socket_pair<stream>> other;  // a socket given the number (destroy)
+      unique_fd reused;                          // that number, now the other socket's
+      net::post(io, [&] {
+        std::byte peeked{};
+        queued_when_gone = ::recv(end->native_handle(), &peeked, 1, MSG_PEEK | MSG_DONTWAIT) == 1;
+        if (how == way::release) {
+          back = end->release();
+          return;
+        }
+        const int number = end->native_handle();
+        end.reset();
+        other.emplace(std::move(socket_pair<stream>::create()).value());
+        ASSERT_EQ(::dup2(other->first.native_handle(), number), number);
+        reused.reset(number);
+        ASSERT_TRUE(other->second.send(as_bytes("y")));
+      });
+      io.run_for(watchdog);
+      ASSERT_TRUE(count);
+      if (queued_when_gone) {
+        EXPECT_TRUE(cancelled(error)) << error.message();
+        EXPECT_EQ(*count, 0U);
+      } else {
+        EXPECT_FALSE(error) << error.message();
+        EXPECT_EQ(*count, 1U);
+        EXPECT_EQ(buffer[0], std::byte{'x'});
+      }
+      if (how == way::release) {  // the byte is reported, or still there for the end given back
+        EXPECT_EQ(drain(back).size(), queued_when_gone ? 1U : 0U);
+      } else {  // nothing was taken from the socket that got the number
+        ASSERT_TRUE(reused);
+        std::byte peeked{};
+        EXPECT_EQ(::recv(reused.get(), &peeked, 1, MSG_PEEK | MSG_DONTWAIT), 1);
+      }
+    }
+  }
+}
 // ---- Descriptors --------------------------------------------------------------------------------
 
 TEST_F(AsyncSocket, DescriptorsArriveOwnedWithTheirBytes) {
