@@ -241,12 +241,10 @@ class receive_fds {
 
   bool operator()(std::error_code& error) noexcept {
     if (unusual_) [[unlikely]] {
+      abandon();  // reset at the start of the call, a failed one included
       if (!Type::message_oriented && iov_.iov_len == 0) {
         error = sockpair::detail::ancillary_errno(EINVAL);  // 0 would read as EOF
         return true;
-      }
-      if (options_.sender_pidfd != nullptr) {
-        options_.sender_pidfd->reset();
       }
     }
     sockpair::detail::control_buffer<control_space> control;
@@ -260,6 +258,13 @@ class receive_fds {
   }
   [[nodiscard]] static bool progressed() noexcept { return false; }
   [[nodiscard]] value_type take() noexcept { return std::move(value_); }
+  // The operation fails, possibly without any attempt (the reactor's EBADF for an empty end):
+  // the sender_pidfd slot ends empty, as after the synchronous call's failure.
+  void abandon() noexcept {
+    if (options_.sender_pidfd != nullptr) {
+      options_.sender_pidfd->reset();
+    }
+  }
 
  private:
   static constexpr std::size_t control_space = sockpair::detail::receive_control_space(N);
@@ -617,6 +622,9 @@ class step_reactor_op : public net::detail::reactor_op {
     std::error_code error = op->error_;
     if (!op->finished_) [[unlikely]] {
       error = op->ec_ ? wait_error(op->ec_) : errno_code(ECANCELED);
+      if constexpr (requires { op->step_.abandon(); }) {
+        op->step_.abandon();  // (the reactor fails an empty end's operation untried)
+      }
     }
     using value_type = typename Step::value_type;
     if constexpr (std::is_void_v<value_type>) {

@@ -928,6 +928,38 @@ TEST_F(AsyncSocket, DeferredAndReleasedReceivesWithFdsKeepTheContract) {
   EXPECT_EQ(rest.value().fds.size(), 1U);
 }
 
+// A failed async_receive_with_fds leaves the sender_pidfd slot empty, as the synchronous call
+// does ("reset at the start of the call"), also when it fails before any recvmsg(2): an empty
+// buffer on a stream (EINVAL), an end already released (EBADF).
+TEST_F(AsyncSocket, AFailedReceiveWithFdsLeavesNoSenderPidfd) {
+  net::io_context& io = fresh_io();
+  auto p = make_mixed<stream>(io.get_executor());
+  std::array<std::byte, 0> nothing{};
+  std::array<std::byte, 1> one{};
+  socket<stream> back;
+  for (const bool released : {false, true}) {
+    SCOPED_TRACE(released ? "released end" : "empty buffer");
+    auto [read_end, write_end] = make_pipe();
+    const int held = read_end.get();
+    unique_fd sender = std::move(read_end);
+    if (released) {
+      back = p.async.release();
+    }
+    std::optional<std::error_code> error;
+    p.async.async_receive_with_fds<1>(
+        released ? std::span<std::byte>(one) : std::span<std::byte>(nothing),
+        {.sender_pidfd = &sender},
+        [&](std::error_code ec, received<inplace_fd_vector<1>>) { error = ec; });
+    io.restart();
+    io.run_for(watchdog);
+    ASSERT_TRUE(error);
+    EXPECT_EQ(*error, released ? std::errc::bad_file_descriptor : std::errc::invalid_argument)
+        << error->message();
+    EXPECT_FALSE(sender) << "a stale descriptor is left in the slot after a failure";
+    EXPECT_FALSE(is_open(held));
+  }
+}
+
 TEST_F(AsyncSocket, AsyncSendWithFdsPassesCopies) {
   net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
