@@ -160,13 +160,12 @@ template <bool MessageOriented, class Fd>
 
 /// Walks the control messages recvmsg(2) left in `msg`: SCM_RIGHTS descriptors go to `sink`
 /// while it has room, and are closed after that (`overflowed`: lost, as when the kernel
-/// cuts them); an SCM_PIDFD goes to `*pidfd` (closed when that is null; `pidfd_arrived`);
+/// cuts them); an SCM_PIDFD goes to `*pidfd` (closed when that is null);
 /// SCM_CREDENTIALS go to `sink`. A control message that claims more than the buffer holds (a
 /// cut one) is read only as far as the buffer goes. `Sink` is described at
 /// `receive_with_control`.
 struct control_taken {
-  bool overflowed = false;     // more descriptors came than the sink had room for
-  bool pidfd_arrived = false;  // an SCM_PIDFD came (after the descriptors: they are complete)
+  bool overflowed = false;  // more descriptors came than the sink had room for
 };
 
 template <class Sink>
@@ -237,8 +236,7 @@ template <class Sink>
 #if defined(__linux__)
     } else if (header.cmsg_type == scm_pidfd) {
       // The sender's pidfd: to `*pidfd_out`, or closed when the caller wants none. The kernel
-      // writes a negative errno here when it could not make one (no free descriptor number):
-      // no proof then.
+      // writes a negative errno here when it could not make one (no free descriptor number).
       int pidfd = -1;
       if (count >= 1) {
         std::memcpy(&pidfd, payload, sizeof pidfd);
@@ -249,7 +247,6 @@ template <class Sink>
       } else {
         close_received(payload, count);
       }
-      taken.pidfd_arrived = taken.pidfd_arrived || pidfd >= 0;
     } else if (header.cmsg_type == SCM_CREDENTIALS && size >= sizeof(wire_credentials)) {
       wire_credentials credentials;  // NOLINT(cppcoreguidelines-pro-type-member-init): below
       std::memcpy(&credentials, payload, sizeof credentials);
@@ -307,10 +304,10 @@ template <bool MessageOriented, class Sink>
     unique_fd* pidfd_out) noexcept {
   const control_taken taken = take_control(msg, sink, close_on_exec, pidfd_out);
   // Past these checks `n` fits in the buffer: a stream never returns more, and a message that
-  // did not fit (MSG_TRUNC, or Linux's real length) fails. MSG_CTRUNC is a loss unless the
-  // pidfd that comes after the descriptors arrived (see `descriptors_were_cut`).
+  // did not fit (MSG_TRUNC, or Linux's real length) fails. MSG_CTRUNC is a loss (see
+  // `descriptors_were_cut`).
   const auto size = static_cast<std::size_t>(n);
-  const bool control_truncated = taken.overflowed || descriptors_were_cut(msg, taken.pidfd_arrived);
+  const bool control_truncated = taken.overflowed || descriptors_were_cut(msg);
   const bool data_truncated =
       MessageOriented && ((msg.msg_flags & MSG_TRUNC) != 0 || size > capacity);
   if (control_truncated || data_truncated) [[unlikely]] {

@@ -132,13 +132,16 @@ inline void for_each_received(const std::byte* raw, std::size_t count, F f) noex
 /// descriptors lost, cut from an SCM_RIGHTS message or dropped whole? MSG_CTRUNC says that
 /// something did not fit or could not be installed: descriptors for lack of room (a security
 /// label longer than `security_label_room` before them) or of free descriptor numbers
-/// (RLIMIT_NOFILE), or the pidfd that comes after them (SO_PASSPIDFD). So MSG_CTRUNC counts as
-/// a loss unless that pidfd did arrive (a descriptor, not the negative errno the kernel puts
-/// there when it could not make one), which proves the descriptors before it complete. The
-/// one case this takes for a loss that is not: SO_PASSPIDFD on, every descriptor delivered,
-/// then no room or number for the pidfd. An error where nothing was lost, never the reverse.
-[[nodiscard]] constexpr bool descriptors_were_cut(const msghdr& msg, bool pidfd_arrived) noexcept {
-  return (msg.msg_flags & MSG_CTRUNC) != 0 && !pidfd_arrived;
+/// (RLIMIT_NOFILE), or what comes after them: the pidfd (SO_PASSPIDFD; no room for it, as
+/// when more descriptors came than there was room for) or SCM_INQ (SO_INQ, Linux >= 6.17).
+/// Nothing in the message tells these apart, so MSG_CTRUNC always counts as a loss. A pidfd
+/// that arrived proves nothing: it is made after the descriptors, so a number another thread
+/// freed in between serves it although the descriptors found none (the kernel sets no
+/// MSG_CTRUNC when it cannot make a pidfd: it writes a negative errno in its place). With the
+/// room this library offers, nothing after the descriptors is cut unless more descriptors
+/// came than were asked for, itself an error: no false alarm is left.
+[[nodiscard]] constexpr bool descriptors_were_cut(const msghdr& msg) noexcept {
+  return (msg.msg_flags & MSG_CTRUNC) != 0;
 }
 
 /// After a recvmsg(2) that wanted no descriptors: closes every descriptor the kernel installed
@@ -147,9 +150,8 @@ inline void for_each_received(const std::byte* raw, std::size_t count, F f) noex
 /// is no loss and is ignored.
 [[gnu::cold, gnu::noinline]] inline bool discard_unwanted_control(msghdr& msg) noexcept {
   bool discarded = false;
-  bool pidfd_arrived = false;
   if (msg.msg_control == nullptr || msg.msg_controllen == 0) {
-    return descriptors_were_cut(msg, pidfd_arrived);
+    return descriptors_were_cut(msg);
   }
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_len < CMSG_LEN(0)) {
@@ -165,17 +167,11 @@ inline void for_each_received(const std::byte* raw, std::size_t count, F f) noex
       const auto* const data = reinterpret_cast<const std::byte*>(CMSG_DATA(c));
       const auto* const end = static_cast<const std::byte*>(msg.msg_control) + msg.msg_controllen;
       const std::size_t bytes = data < end ? static_cast<std::size_t>(end - data) : 0;
-      const std::size_t count = smaller_of(c->cmsg_len - CMSG_LEN(0), bytes) / sizeof(int);
-      int first = -1;  // a pidfd the kernel could not make is a negative errno
-      if (count >= 1) {
-        std::memcpy(&first, data, sizeof first);
-      }
-      close_received(data, count);
+      close_received(data, smaller_of(c->cmsg_len - CMSG_LEN(0), bytes) / sizeof(int));
       discarded = discarded || !pidfd;
-      pidfd_arrived = pidfd_arrived || (pidfd && first >= 0);
     }
   }
-  return discarded || descriptors_were_cut(msg, pidfd_arrived);
+  return discarded || descriptors_were_cut(msg);
 }
 
 /// Whether a recvmsg(2) that wanted no descriptors brought any control data to look at; the
