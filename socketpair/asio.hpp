@@ -397,16 +397,23 @@ class frame_write {
   bool accepted_ = false;
 };
 
+// What a binding shares with the composed operations started on it: whether its end is still
+// bound (false once released or destroyed) and how many times `cancel()` was called.
+struct binding_gate {
+  bool bound = true;
+  std::size_t cancels = 0;
+};
+
 // The composed operation: try the step; on would-block wait for readiness and try again.
-// `bound` is the binding's flag, false once the end is released or destroyed: a wait that
-// completed before that may still be queued to run, and the step must not run then (its
-// descriptor may be handed back, closed, or its number another socket's).
+// A wait that completed may still be queued to run when the end is released, destroyed or
+// cancelled (`gate`): the step must not run then (its descriptor may be handed back, closed,
+// or its number another socket's; cancel() would not reach a step that waits again).
 template <class Descriptor, class Step>
 class step_op {
  public:
   template <class S>
-  step_op(Descriptor& descriptor, std::shared_ptr<const bool> bound, S&& step) noexcept
-      : descriptor_(&descriptor), bound_(std::move(bound)), step_(std::forward<S>(step)) {}
+  step_op(Descriptor& descriptor, std::shared_ptr<const binding_gate> gate, S&& step) noexcept
+      : descriptor_(&descriptor), gate_(std::move(gate)), step_(std::forward<S>(step)) {}
 
   // Called again by Asio after each wait or post, from the executor, never from within itself.
   template <class Self>
@@ -426,8 +433,8 @@ class step_op {
           finish(self);
           return;
         }
-        if (bound_ == nullptr || !*bound_) {  // ready, then released or destroyed: as above
-          error_ = errno_code(ECANCELED);
+        if (gate_ == nullptr || !gate_->bound || gate_->cancels != cancels_) {
+          error_ = errno_code(ECANCELED);  // ready, then released, destroyed or cancelled
           finish(self);
           return;
         }
@@ -453,6 +460,7 @@ class step_op {
       self.reset_cancellation_state(net::enable_partial_cancellation());
     }
     state_ = state::waiting;
+    cancels_ = gate_ != nullptr ? gate_->cancels : 0;
     descriptor_->async_wait(Step::wait, std::move(self));
   }
 
@@ -465,7 +473,8 @@ class step_op {
   }
 
   Descriptor* descriptor_;
-  std::shared_ptr<const bool> bound_;
+  std::shared_ptr<const binding_gate> gate_;
+  std::size_t cancels_ = 0;  // gate_->cancels when the wait started
   Step step_;
   std::error_code error_;
   state state_ = state::starting;
@@ -769,8 +778,8 @@ class binding {
 // Asio's io_uring backend: readiness waits on a posix::basic_stream_descriptor assigned the
 // same descriptor, each operation a composed operation (step_op) over them. Unlike the
 // reactor, which makes an operation's call before it queues the handler, the ring completes
-// the wait and the call is made when the handler runs, possibly after the end was released
-// or destroyed: `bound_`, shared with the operations, tells them (step_op).
+// the wait and the call is made when the handler runs, possibly after the end was released,
+// destroyed or cancelled: `gate_`, shared with the operations, tells them (step_op).
 template <class Executor>
 class binding {
   using descriptor_type = net::posix::basic_stream_descriptor<Executor>;
@@ -782,7 +791,7 @@ class binding {
     if (this != &other) {
       release();
       descriptor_ = std::move(other.descriptor_);
-      bound_ = std::move(other.bound_);
+      gate_ = std::move(other.gate_);
     }
     return *this;
   }
@@ -797,18 +806,22 @@ class binding {
     if (ec) {
       return wait_error(ec);
     }
-    bound_ = std::make_shared<bool>(true);
+    gate_ = std::make_shared<binding_gate>();
     return {};
   }
-  // Operations whose wait already completed see `bound_` false and make no call.
+  // Operations whose wait already completed see the gate closed and make no call.
   void release() noexcept {
     static_cast<void>(descriptor_.release());
-    if (bound_ != nullptr) {
-      *bound_ = false;
-      bound_.reset();
+    if (gate_ != nullptr) {
+      gate_->bound = false;
+      gate_.reset();
     }
   }
+  // As release(), for the operations whose wait already completed: they complete cancelled.
   [[nodiscard]] std::error_code cancel() noexcept {
+    if (gate_ != nullptr) {
+      ++gate_->cancels;
+    }
     boost::system::error_code ec;
     static_cast<void>(descriptor_.cancel(ec));
     return ec ? wait_error(ec) : std::error_code();
@@ -823,14 +836,14 @@ class binding {
           wait_op<descriptor_type>(descriptor_, step_type::wait), token, descriptor_);
     } else {
       return net::async_compose<Token, void(std::error_code, typename step_type::value_type)>(
-          step_op<descriptor_type, step_type>(descriptor_, bound_, std::forward<Step>(step)), token,
+          step_op<descriptor_type, step_type>(descriptor_, gate_, std::forward<Step>(step)), token,
           descriptor_);
     }
   }
 
  private:
   descriptor_type descriptor_;
-  std::shared_ptr<bool> bound_;  // true while assigned; null when empty or released
+  std::shared_ptr<binding_gate> gate_;  // null when empty or released
 };
 
 #endif  // SOCKPAIR_ASIO_REACTOR

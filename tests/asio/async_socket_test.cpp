@@ -635,6 +635,31 @@ TEST_F(AsyncSocket, TotalCancellationOfAnIdleReceiveConsumesNothing) {
   EXPECT_EQ(*receive.count, 0U);
 }
 
+// cancel() after a receive_exact's readiness was seen but before its handler ran (a handler
+// queued before it calls cancel()): the operation completes as cancelled with exactly what
+// moved, the rest still queued, instead of going on to wait again. (The reactor makes the
+// call before it queues the handler; on io_uring the call comes when the handler runs.)
+TEST_F(AsyncSocket, CancelReachesAReceiveWhoseReadinessWasSeen) {
+  net::io_context& io = fresh_io();
+  auto p = make_mixed<stream>(io.get_executor());
+  std::array<std::byte, 2> buffer{};
+  cancellable_transfer receive;
+  p.async.async_receive_exact(buffer, receive.handler());
+  io.poll();  // the receive waits
+  ASSERT_TRUE(p.sync.send(as_bytes("x")));
+  net::post(io, [&] { EXPECT_TRUE(p.async.cancel()); });
+  io.run_for(seconds(20));  // (a watchdog shorter than Bazel's timeout, to see the failure)
+  ASSERT_TRUE(receive.count) << "still waiting after cancel()";
+  EXPECT_TRUE(cancelled(receive.error)) << receive.error.message();
+  ASSERT_LE(*receive.count, 1U);
+  if (*receive.count == 1) {
+    EXPECT_EQ(buffer[0], std::byte{'x'});
+  }
+  const socket<stream> back = p.async.release();
+  std::byte left{};
+  EXPECT_EQ(::recv(back.native_handle(), &left, 1, MSG_DONTWAIT), *receive.count == 1 ? -1 : 1);
+}
+
 TEST_F(AsyncSocket, ATimeoutCancelsAReceiveAndTheNextReceiveGetsTheData) {
   net::io_context& io = fresh_io();
   auto p = make_mixed<seqpacket>(io.get_executor());
