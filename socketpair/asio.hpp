@@ -632,7 +632,9 @@ class step_reactor_op : public net::detail::reactor_op {
     if (!op->finished_) [[unlikely]] {
       error = op->ec_ ? wait_error(op->ec_) : errno_code(ECANCELED);
       if constexpr (requires { op->step_.abandon(); }) {
-        op->step_.abandon();  // (the reactor fails an empty end's operation untried)
+        if (owner != nullptr) {  // (not while the context is destroyed: the caller's may be gone)
+          op->step_.abandon();   // (the reactor fails an empty end's operation untried)
+        }
       }
     }
     using value_type = typename Step::value_type;

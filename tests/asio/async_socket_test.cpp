@@ -985,6 +985,26 @@ TEST_F(AsyncSocket, AFailedReceiveWithFdsLeavesNoSenderPidfd) {
   }
 }
 
+// An io_context destroyed with a failed async_receive_with_fds's completion still queued
+// destroys the operation without touching the caller's sender_pidfd slot, which may be gone
+// by then (Asio touches no operation's buffers then either). --config=asan sees such a write.
+TEST(AsyncSocketShutdown, ADestroyedContextLeavesTheSenderPidfdSlotAlone) {
+  auto io = std::make_unique<net::io_context>();
+  bool ran = false;
+  {
+    auto p = make_mixed<stream>(io->get_executor());
+    const socket<stream> back = p.async.release();
+    auto slot = std::make_unique<unique_fd>();
+    std::array<std::byte, 1> one{};
+    p.async.async_receive_with_fds<1>(one, {.sender_pidfd = slot.get()},
+                                      [&](std::error_code, received<inplace_fd_vector<1>>) {
+                                        ran = true;  // never: the context is destroyed unrun
+                                      });
+  }  // the slot, the buffer and the ends are gone; the completion is still queued
+  io.reset();
+  EXPECT_FALSE(ran);
+}
+
 TEST_F(AsyncSocket, AsyncSendWithFdsPassesCopies) {
   net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
