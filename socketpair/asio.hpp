@@ -367,7 +367,7 @@ class frame_write {
   using value_type = bool;
 
   frame_write(Writer& writer, std::span<const std::byte> frame) noexcept
-      : writer_(&writer), frame_(frame) {}
+      : writer_(&writer), frame_(frame), backlog_(writer.pending_bytes()) {}
 
   bool operator()(std::error_code& error) noexcept {
     if (!accepted_) {
@@ -388,12 +388,16 @@ class frame_write {
     }
     return true;
   }
-  [[nodiscard]] bool progressed() const noexcept { return accepted_; }
+  // The frame accepted, or part of an earlier frame's backlog sent before it (by `write`).
+  [[nodiscard]] bool progressed() const noexcept {
+    return accepted_ || writer_->pending_bytes() != backlog_;
+  }
   [[nodiscard]] bool take() const noexcept { return accepted_; }
 
  private:
   Writer* writer_;
   std::span<const std::byte> frame_;
+  std::size_t backlog_;  // the writer's pending bytes when the operation started
   bool accepted_ = false;
 };
 

@@ -598,6 +598,45 @@ TEST_F(AsyncSocket, ACancelledWriteFrameSaysTheFrameWasAcceptedAndItStillGoesOut
   EXPECT_EQ(writer.pending_bytes(), 0U);
 }
 
+// A write_frame whose writer first sends part of a backlog left by an earlier one has moved
+// bytes: from then on it refuses total cancellation, as send_all does after its first byte.
+TEST_F(AsyncSocket, AWriteFrameThatSentPartOfABacklogRefusesTotalCancellation) {
+  net::io_context& io = fresh_io();
+  auto p = make_mixed<stream>(io.get_executor());
+  frame_writer writer(p.async.next_layer());
+  const auto big = pattern(900'000);  // more than the pair holds: most of it stays in the writer
+  std::optional<bool> accepted;
+  p.async.async_write_frame(writer, big,
+                            [&](std::error_code, bool in_writer) { accepted = in_writer; });
+  io.poll();
+  ASSERT_TRUE(p.async.cancel());
+  io.run_for(watchdog);
+  ASSERT_TRUE(accepted);
+  ASSERT_TRUE(*accepted);  // its tail a backlog
+  const std::size_t backlog = writer.pending_bytes();
+  ASSERT_GT(backlog, 0U);
+  const std::size_t read = drain(p.sync).size();  // room for part of the backlog
+  ASSERT_GT(read, 0U);
+
+  net::cancellation_signal signal;
+  std::optional<std::error_code> error;
+  const std::string small = "small";
+  io.restart();
+  p.async.async_write_frame(
+      writer, as_bytes(small),
+      net::bind_cancellation_slot(signal.slot(), [&](std::error_code ec, bool) { error = ec; }));
+  io.poll();
+  ASSERT_FALSE(error);
+  ASSERT_LT(writer.pending_bytes(), backlog);  // part of the backlog went out: bytes moved
+  signal.emit(net::cancellation_type::total);
+  io.poll();
+  EXPECT_FALSE(error) << "total cancellation accepted after bytes moved: " << error->message();
+  signal.emit(net::cancellation_type::terminal);
+  io.run_for(watchdog);
+  ASSERT_TRUE(error);
+  EXPECT_TRUE(cancelled(*error)) << error->message();
+}
+
 TEST_F(AsyncSocket, TotalCancellationIsRefusedOnceBytesHaveMoved) {
   net::io_context& io = fresh_io();
   auto p = make_mixed<stream>(io.get_executor());
